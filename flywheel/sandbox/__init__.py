@@ -1,0 +1,57 @@
+"""The sandbox: the one place where model-written or generated Python runs.
+
+Call `Sandbox().run(code, inputs={"image.png": png}, limits=SandboxLimits(...)) -> SandboxResult`, or
+`submit`/`map`/`arun` to stream many jobs through the warm pool; `flywheel.sandbox.ray_pool` shares one
+pool per node with many Ray callers; `flywheel sandbox run FILE.py` runs files from the command line.
+
+How a job runs: a warm worker (started with an environment built from nothing, heavy libraries imported,
+then moved into private mount/network/IPC/UTS namespaces and a read-only root that holds only the system
+and Python directories) forks a supervisor that is PID 1 of a new PID namespace; the supervisor mounts a
+fresh /proc and a size-capped tmpfs folder, forks the job, and the job drops to an unprivileged uid
+(distinct per worker, never 0), sets no_new_privs and kernel rlimits, then runs the code.
+
+Threat model
+------------
+Contained (each has a test in tests/test_sandbox_*.py that attacks it from inside a job):
+- CPU and wall time: infinite loops, ignored signals (SIGKILL from the supervisor and RLIMIT_CPU hard limit).
+- Memory: RLIMIT_AS of `memory_mb` above the warm interpreter, per process -> "memory" or "killed".
+- Processes/threads (RLIMIT_NPROC on the job's own uid), open files (RLIMIT_NOFILE), file size
+  (RLIMIT_FSIZE), disk use (size- and inode-capped tmpfs), stdout/stderr floods (capped, drained).
+- Filesystem: the only writable place is the job's own tmpfs folder; the root is read-only and does not
+  contain /root, /home, /tmp, /run or other jobs' folders; root-only files stay unreadable (uid != 0).
+- Network: the worker's network namespace has only a downed loopback: no TCP/UDP/Unix-socket traffic to the
+  host, loopback included; abstract Unix sockets are per namespace too.
+- Processes outside the job: invisible (PID namespace) and unsignalable (other uid, kill(-1) stays inside the
+  namespace). When a job ends, kill(-1) from the namespace's PID 1 ends daemons, double forks, new
+  sessions and children holding its pipes; if the worker dies, PDEATHSIG takes the namespace down.
+- Secrets in the environment: workers start with an environment built from nothing, so neither os.environ
+  nor /proc/*/environ of any process a job can see holds a caller's variable.
+- Privilege: no capabilities after the uid switch, no_new_privs blocks setuid binaries, hard limits cannot
+  be raised.
+- Forged output: results travel in length-prefixed frames on descriptors the job never holds; the status is
+  decided from the kernel's exit status and CPU accounting, not from what the job prints or reports.
+
+Not contained (and why):
+- Kernel exploits: jobs share the host kernel (no seccomp filter or VM); use VMs/gVisor for hostile tenants.
+- Total memory of a fork bomb that also allocates: RLIMIT_AS is per process; a cgroup would bound the sum
+  and is not used yet (cgroup v1/v2 layouts vary between hosts).
+- CPU side channels and timing; reading world-readable files in /usr, /etc and the Python directories.
+- Degraded mode: without root (or off Linux) there is no uid switch and no namespaces; the pool then only
+  applies rlimits, a fresh folder and a clean environment, logs a warning and marks results
+  `isolation="degraded"`. `Sandbox(isolation="strict")` refuses to start there instead. Where the kernel
+  refuses namespaces even to root, workers fail to start and the pool reports it (no silent fallback).
+"""
+
+from flywheel.sandbox.pool import Sandbox, isolation_available
+from flywheel.sandbox.types import (
+    STATUSES,
+    SandboxError,
+    SandboxImage,
+    SandboxJob,
+    SandboxLimits,
+    SandboxResult,
+    Status,
+)
+
+__all__ = ["STATUSES", "Sandbox", "SandboxError", "SandboxImage", "SandboxJob", "SandboxLimits",
+           "SandboxResult", "Status", "isolation_available"]

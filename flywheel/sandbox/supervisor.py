@@ -1,0 +1,226 @@
+"""The job supervisor: PID 1 of the job's own PID namespace, root, never running job code.
+
+It prepares the job's folder, forks the job, watches its output and the clock, and when the job ends (or
+its time is up) kills every process left in the namespace in one `kill(-1)`: daemons, double forks, new
+sessions and children holding the pipes included. The status comes from what the kernel reports (exit code,
+signal, CPU time), never from the job's own words.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import signal
+import stat
+import time
+from dataclasses import replace
+
+from flywheel.sandbox.job import run_job
+from flywheel.sandbox.types import MiB, SandboxError, SandboxImage, SandboxJob, SandboxLimits, SandboxResult
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+REPORT_CAP = 64 * 1024
+
+
+class _Capture:
+    """Keeps the first `cap` bytes of a stream and counts the rest, so a flood cannot block or bloat."""
+
+    def __init__(self, cap: int):
+        self.cap, self.data, self.truncated = cap, bytearray(), False
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.cap - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        if len(chunk) > max(room, 0):
+            self.truncated = True
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+
+def _prepare_folder(job_base: str, job: SandboxJob, uid: int) -> str:
+    job_dir = os.path.join(job_base, f"job-{os.urandom(6).hex()}")
+    os.mkdir(job_dir, 0o700)
+    for name, data in job.inputs:
+        path = os.path.join(job_dir, os.path.basename(name))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chown(path, uid, uid)
+    os.chown(job_dir, uid, uid)
+    return job_dir
+
+
+def _watch(pid: int, fds: dict[int, _Capture], deadline: float) -> bool:
+    """Pump the job's pipes until it exits or the deadline passes. True when it timed out."""
+    pidfd = os.pidfd_open(pid)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    open_fds = set(fds)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            for fd, _ in poller.poll(min(left, 1.0) * 1000):
+                if fd == pidfd:
+                    return False
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    fds[fd].feed(chunk)
+                elif fd in open_fds:
+                    poller.unregister(fd)
+                    open_fds.discard(fd)
+    finally:
+        os.close(pidfd)
+
+
+def _drain(fds: dict[int, _Capture], limit_s: float = 2.0) -> None:
+    """After the kill every writer is gone; read what is left up to EOF (bounded, just in case)."""
+    end = time.monotonic() + limit_s
+    for fd, cap in fds.items():
+        os.set_blocking(fd, False)
+        while time.monotonic() < end:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                if not select.select([fd], [], [], max(0.0, end - time.monotonic()))[0]:
+                    break
+                continue
+            if not chunk:
+                break
+            cap.feed(chunk)
+
+
+def _kill_everything(pid: int) -> None:
+    """As PID 1 of the job's namespace, kill(-1) reaches every process of the job and nothing else.
+
+    Without a PID namespace (degraded isolation) kill(-1) would hit the whole host, so only the job's
+    session is killed there.
+    """
+    if os.getpid() == 1:
+        os.kill(-1, signal.SIGKILL)
+    else:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _reap_all(pid: int) -> int:
+    """Wait for the job and for every orphan the namespace handed to us. Returns the job's wait status."""
+    _, status = os.waitpid(pid, 0)
+    while True:
+        try:
+            if os.waitpid(-1, 0)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    return status
+
+
+def collect_images(job_dir: str, job: SandboxJob, limits: SandboxLimits) -> tuple[SandboxImage, ...]:
+    """Regular PNG files in the job folder, never following links, unchanged inputs left out."""
+    inputs = dict(job.inputs)
+    found = []
+    with os.scandir(job_dir) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        if not entry.name.lower().endswith(".png") or len(found) >= limits.max_images:
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > limits.file_size_mb * MiB:
+                continue
+            data = f.read(limits.file_size_mb * MiB + 1)
+        if data.startswith(PNG_MAGIC) and inputs.get(entry.name) != data:
+            found.append((st.st_mtime_ns, entry.name, data))
+    return tuple(SandboxImage(name, data) for _, name, data in sorted(found))
+
+
+def _status(timed_out: bool, wait_status: int, report: dict, cpu_s: float,
+            limits: SandboxLimits) -> tuple[str, SandboxError | None, int | None, int | None]:
+    code = os.waitstatus_to_exitcode(wait_status)
+    sig = -code if code < 0 else None
+    exit_code = code if code >= 0 else None
+    if timed_out:
+        return "timeout", SandboxError("Timeout", f"wall time limit of {limits.wall_s:g}s exceeded"), exit_code, sig
+    if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu_s >= limits.effective_cpu_s() - 0.05:
+        return "timeout", SandboxError("Timeout", f"CPU time limit of {limits.effective_cpu_s()}s exceeded"), None, sig
+    if report.get("type") == "MemoryError":
+        return "memory", SandboxError("MemoryError", f"memory limit of {limits.memory_mb} MB exceeded",
+                                      report.get("line")), exit_code, sig
+    if sig is not None:
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return "killed", SandboxError("Killed", f"killed by {name}"), None, sig
+    if exit_code == 0:
+        return "ok", None, 0, None
+    if report.get("type"):
+        err = SandboxError(str(report["type"])[:200], str(report.get("message", ""))[:2000],
+                           report.get("line") if isinstance(report.get("line"), int) else None)
+    else:
+        err = SandboxError("SystemExit", f"exit code {exit_code}")
+    return "error", err, exit_code, None
+
+
+def _parse_report(raw: _Capture) -> dict:
+    for line in reversed(raw.text().splitlines()):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return {}
+
+
+def supervise(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: str) -> SandboxResult:
+    """Run one job to completion inside the already-entered job namespaces."""
+    job_dir = _prepare_folder(job_base, job, uid)
+    pipes = [os.pipe() for _ in range(3)]
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        for r, _ in pipes:
+            os.close(r)
+        run_job(job.code, job_dir, uid, limits, pipes[0][1], pipes[1][1], pipes[2][1])
+    for _, w in pipes:
+        os.close(w)
+    out, err, rep = _Capture(limits.output_bytes), _Capture(limits.output_bytes), _Capture(REPORT_CAP)
+    fds = {pipes[0][0]: out, pipes[1][0]: err, pipes[2][0]: rep}
+    timed_out = _watch(pid, fds, t0 + limits.wall_s)
+    _kill_everything(pid)
+    wait_status = _reap_all(pid)
+    wall = time.monotonic() - t0
+    _drain(fds)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = usage.ru_utime + usage.ru_stime
+    report = _parse_report(rep)
+    status, error, exit_code, sig = _status(timed_out, wait_status, report, cpu_s, limits)
+    images = collect_images(job_dir, job, limits)
+    return SandboxResult(status=status, stdout=out.text(), stderr=err.text(), images=images, error=error,
+                         wall_s=round(wall, 4), cpu_s=round(cpu_s, 4), exit_code=exit_code, signal=sig,
+                         stdout_truncated=out.truncated, stderr_truncated=err.truncated,
+                         max_rss_mb=round(usage.ru_maxrss / 1024, 1))
+
+
+def supervise_on_host(job: SandboxJob, limits: SandboxLimits, uid: int, tmp_root: str) -> SandboxResult:
+    """Degraded isolation (no namespaces): a host temp folder, removed afterwards."""
+    import shutil
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="flywheel-job-", dir=tmp_root)
+    try:
+        result = supervise(job, limits, uid, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return replace(result, isolation="degraded")
