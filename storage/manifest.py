@@ -85,8 +85,12 @@ class PartManifest:
 
 
 def round_name(round_: int) -> str:
-    """Folder name of a round; zero-padded so folders sort in round order."""
-    return f"round={round_:04d}"
+    """Folder name of a round; zero-padded so folders sort in round order.
+
+    Deliberately not hive style (`round=0001`): DuckDB and pyarrow.dataset would read that as a text/int32
+    partition column clashing with the int64 `round` column every file already carries.
+    """
+    return f"round-{round_:04d}"
 
 
 def manifest_dir(data: Path, round_: int) -> Path:
@@ -98,8 +102,8 @@ def manifest_path(data: Path, round_: int, part: int) -> Path:
 
 
 def manifest_files(data: Path) -> list[Path]:
-    """Every part manifest file under the data dir (round folders named `round=N`), sorted."""
-    return sorted(Path(data, MANIFESTS).glob("round=*/part-*.json"))
+    """Every part manifest file under the data dir, sorted."""
+    return sorted(Path(data, MANIFESTS).glob("round-*/part-*.json"))
 
 
 def read_manifest(path: Path) -> PartManifest:

@@ -1,7 +1,7 @@
 """Commit a round's accepted problems and rejections as zstd Parquet shards, atomically, part by part.
 
 The round hands each batch to `ShardWriter.commit_part`: files are written and fsynced in the writer's
-staging folder, renamed into `problems/round=NNNN/` and `rejections/round=NNNN/`, and become visible only when
+staging folder, renamed into `problems/round-NNNN/` and `rejections/round-NNNN/`, and become visible only when
 the part's manifest is linked into `_manifests/` last. A killed writer leaves nothing visible; the next writer
 removes its leftovers. Readers here (`committed_ids`, `read_round`, ...) see committed files only.
 Tested by tests/test_storage.py, which SIGKILLs a real writer process mid-commit.

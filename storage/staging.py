@@ -81,7 +81,7 @@ def find_orphans(data: Path, live: set[str]) -> list[Path]:
     if staging.is_dir():
         found += sorted(p for p in staging.iterdir() if p.name != MUTEX and p.name not in live)
     for dataset in (PROBLEMS, REJECTIONS):
-        for path in sorted(Path(data, dataset).glob("round=*/*")):
+        for path in sorted(Path(data, dataset).glob("round-*/*")):
             if path in listed or not path.is_file():
                 continue
             if data_file_token(path.name) not in live:
