@@ -49,10 +49,14 @@ CONCEPTS_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
         ("name", pa.string()),
+        ("kind", pa.string()),  # "concept" | "tool"
         ("domain", pa.string()),
         ("level", pa.int64()),
-        ("kind", pa.string()),
         ("added_round", pa.int64()),
+        ("description", pa.string()),
+        ("prerequisites", pa.list_(pa.string())),
+        ("parents", pa.list_(pa.string())),
+        ("tool_kind", pa.string()),
     ]
 )
 # DuckDB errors that are about the SQL itself, never about a file: no need to check any shard.
@@ -190,10 +194,19 @@ def _round_row(parts: list[PartManifest]) -> tuple[dict[str, Any], dict[str, Any
         "committed_at": max(p.committed_at for p in parts),
         "schema_version": max(p.schema_version for p in parts),
         "code_version": f"{code.get('package')}+{(code.get('git_commit') or 'nogit')[:12]}",
-        "knowledge_version": None if last.knowledge_version is None else str(last.knowledge_version),
+        "knowledge_version": _version_text(last.knowledge_version),
         "config": json.dumps(last.config, sort_keys=True, default=str),
     }
     return row, summary
+
+
+def _version_text(v: Any) -> str | None:
+    """Knowledge versions arrive as text or as a dict; a dict's "hash" is what people compare."""
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, dict) and "hash" in v:
+        return str(v["hash"])
+    return json.dumps(v, sort_keys=True, default=str)
 
 
 def _column(values: list[Any]) -> pa.Array:
@@ -231,6 +244,8 @@ def rounds_table(manifests: list[PartManifest]) -> pa.Table:
 
 
 def _coerce(value: Any, typ: pa.DataType) -> Any:
+    if pa.types.is_list(typ):  # missing lists read as empty, as `KnowledgeSystem.rows()` writes them
+        return [str(v) for v in value] if isinstance(value, list | tuple) else []
     if value is None:
         return None
     if pa.types.is_integer(typ):
@@ -241,19 +256,26 @@ def _coerce(value: Any, typ: pa.DataType) -> Any:
     return str(value)
 
 
+def _knowledge_rows(doc: Any) -> list[dict[str, Any]]:
+    """Rows from either shape: `KnowledgeSystem.save()` ({"concepts": [...], "tools": [...]}) or `.rows()`."""
+    if isinstance(doc, list):
+        return [r for r in doc if isinstance(r, dict)]
+    if not isinstance(doc, dict):
+        return []
+    rows = [{**r, "kind": "concept"} for r in doc.get("concepts", []) if isinstance(r, dict)]
+    # A saved tool's own "kind" (draw, measure, ...) is its tool_kind; the row's kind says "tool".
+    rows += [{**r, "tool_kind": r.get("kind"), "kind": "tool"} for r in doc.get("tools", []) if isinstance(r, dict)]
+    return rows
+
+
 def concepts_table(data: Path | str) -> pa.Table:
-    """Rows of knowledge.json: a list of row objects, or {"concepts": [...], "tools": [...]}; empty if absent."""
+    """The knowledge snapshot at <data>/knowledge.json as rows; an empty table (same columns) if absent."""
     path = Path(data) / KNOWLEDGE
     if not path.exists():
         return CONCEPTS_SCHEMA.empty_table()
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        rows = _knowledge_rows(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as e:
         raise CorruptShardError(path, f"unreadable knowledge snapshot ({e})") from None
-    if isinstance(doc, dict):  # kind defaults to the list a row came from
-        rows = [{"kind": "concept", **r} for r in doc.get("concepts", []) if isinstance(r, dict)]
-        rows += [{"kind": "tool", **r} for r in doc.get("tools", []) if isinstance(r, dict)]
-    else:
-        rows = [r for r in doc if isinstance(r, dict)] if isinstance(doc, list) else []
     columns = {f.name: [_coerce(r.get(f.name), f.type) for r in rows] for f in CONCEPTS_SCHEMA}
     return pa.Table.from_pydict(columns, schema=CONCEPTS_SCHEMA)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,7 @@ class PartManifest:
     summary: dict[str, Any] | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"format": MANIFEST_FORMAT, **asdict(self)}, indent=1, sort_keys=True, default=str)
+        return json.dumps({"format": MANIFEST_FORMAT, **asdict(self)}, indent=1, sort_keys=True, default=_jsonable)
 
     @staticmethod
     def from_json(text: str) -> PartManifest:
@@ -82,6 +82,15 @@ class PartManifest:
             raise ValueError(f"not a {MANIFEST_FORMAT} manifest")
         d["files"] = tuple(FileEntry(**f) for f in d["files"])
         return PartManifest(**d)
+
+
+def _jsonable(value: Any) -> Any:
+    """Caller-supplied config/versions/summaries: dataclasses become dicts, sets lists, the rest text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
 
 
 def round_name(round_: int) -> str:
