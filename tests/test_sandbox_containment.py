@@ -145,7 +145,8 @@ def test_root_only_and_host_private_files_are_unreadable(sandbox, tmp_path):
     secret.write_text("TOPSECRET")
     secret.chmod(0o644)  # even world-readable files outside the jail's view are out of reach
     code = (f"import os\nfor p in [{str(secret)!r}, '/etc/shadow', '/root/.bashrc', '/proc/kcore']:\n"
-            "    try:\n        print(open(p, 'rb').read(20))\n    except OSError as e:\n        print('denied', type(e).__name__)\n"
+            "    try:\n        print(open(p, 'rb').read(20))\n"
+            "    except OSError as e:\n        print('denied', type(e).__name__)\n"
             "print('uid', os.getuid(), os.geteuid())\n")
     r = sandbox.run(code)
     assert r.status == "ok" and "TOPSECRET" not in r.stdout
@@ -196,7 +197,8 @@ def attempt(label, fn):
     except OSError as e:
         print('blocked', label, type(e).__name__)
 attempt('tcp', lambda: socket.create_connection(('127.0.0.1', {tcp.getsockname()[1]}), timeout=1))
-attempt('udp', lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {udp.getsockname()[1]})))
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+attempt('udp', lambda: udp.sendto(b'x', ('127.0.0.1', {udp.getsockname()[1]})))
 attempt('unix', lambda: socket.socket(socket.AF_UNIX).connect({path!r}))
 attempt('abstract', lambda: socket.socket(socket.AF_UNIX).connect({abstract_name!r}))
 attempt('dns', lambda: socket.getaddrinfo('example.com', 80))
