@@ -67,7 +67,8 @@ def side_label_pos(p: Pt, q: Pt, inside: Pt, dist: float = 20, label: str = "") 
     nx, ny = unit(-(q[1] - p[1]), q[0] - p[0])
     if (inside[0] - mx) * nx + (inside[1] - my) * ny > 0:
         nx, ny = -nx, -ny
-    dist += 4.3 * len(label) * abs(nx)
+    if label:
+        dist += 4.3 * len(label) * abs(nx) + 7 * abs(ny)
     return rnd((mx + dist * nx, my + dist * ny))
 
 
@@ -99,10 +100,10 @@ def foot(p: Pt, a: Pt, b: Pt) -> Pt:
     return (a[0] + t * dx, a[1] + t * dy)
 
 
-def segment(p: Pt, q: Pt, color: str = "black", lw: float = 2.0, ls: str = "-", z: int = 2) -> str:
+def segment(p: Pt, q: Pt, color: str = "black", lw: float = 2.0, ls: str = "-", z: int = 2, alpha: float = 1.0) -> str:
     return (
         f"ax.plot([{p[0]:.2f}, {q[0]:.2f}], [{p[1]:.2f}, {q[1]:.2f}], color={color!r}, lw={lw}, "
-        f"ls={ls!r}, zorder={z}, solid_capstyle='round')\n"
+        f"ls={ls!r}, zorder={z}, alpha={alpha}, solid_capstyle='round')\n"
     )
 
 
@@ -114,9 +115,7 @@ def polygon(points: list[Pt], color: str = "black", lw: float = 2.0, face: str |
     if face:
         code += f"ax.fill([{xs}], [{ys}], color={face!r}, alpha=0.35, lw=0, zorder=1)\n"
     first = points[0]
-    return code + (
-        f"ax.plot([{xs}, {first[0]:.2f}], [{ys}, {first[1]:.2f}], color={color!r}, lw={lw}, zorder=2)\n"
-    )
+    return code + (f"ax.plot([{xs}, {first[0]:.2f}], [{ys}, {first[1]:.2f}], color={color!r}, lw={lw}, zorder=2)\n")
 
 
 def shade(points: list[Pt], color: str = TOOL_COLOR, alpha: float = 0.3) -> str:
@@ -129,9 +128,7 @@ def dot(p: Pt, color: str = "black", size: float = 6.0) -> str:
     return f"ax.plot([{p[0]:.2f}], [{p[1]:.2f}], 'o', color={color!r}, ms={size}, zorder=4)\n"
 
 
-def text(
-    p: Pt, s: str, size: int = LABEL_PT, color: str = "black", bold: bool = False, box: bool = False
-) -> str:
+def text(p: Pt, s: str, size: int = LABEL_PT, color: str = "black", bold: bool = False, box: bool = False) -> str:
     """Centred text; `box` puts a white backing under it so grid lines never cross a label."""
     extra = ", fontweight='bold'" if bold else ""
     if box:
@@ -173,9 +170,7 @@ def circle(c: Pt, r: float, color: str = "black", lw: float = 2.0, ls: str = "-"
     )
 
 
-def ellipse_arc(
-    c: Pt, rx: float, ry: float, t1: float, t2: float, color: str = "black", ls: str = "-"
-) -> str:
+def ellipse_arc(c: Pt, rx: float, ry: float, t1: float, t2: float, color: str = "black", ls: str = "-") -> str:
     """Part of an axis-aligned ellipse, angles in radians measured in pixel space (y down)."""
     return (
         f"t = np.linspace({t1:.6f}, {t2:.6f}, 80)\n"

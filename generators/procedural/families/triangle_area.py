@@ -137,7 +137,7 @@ def _lattice(rng: random.Random, difficulty: int) -> Draft:
         check_code=check_code,
         solution=solution,
         elements=tuple(NamedElement(name, "vertex", p[0], p[1]) for name, p in zip(n, pix, strict=True)),
-        tools=("tool.perpendicular", "tool.auxiliary_line", "tool.text_annotation"),
+        tools=("tool.perpendicular", "tool.extend_segment", "tool.text_annotation"),
         width=W,
         height=H,
     )
@@ -254,7 +254,7 @@ def _parallel_lines(rng: random.Random) -> Draft:
         concepts=(
             "plane_geometry.triangle_area",
             "plane_geometry.altitude_of_triangle",
-            "analytic_geometry.parallel_lines_slope",
+            "plane_geometry.parallel_lines_transversal",
         ),
         domain="plane_geometry",
         difficulty=3,
@@ -268,7 +268,7 @@ def _parallel_lines(rng: random.Random) -> Draft:
         elements=tuple(
             NamedElement(name, "vertex", p[0], p[1]) for name, p in zip(n, (a, bb, c), strict=True)
         ),
-        tools=("tool.perpendicular", "tool.angle_mark"),
+        tools=("tool.perpendicular", "tool.angle_mark", "tool.text_annotation"),
         width=W,
         height=H,
     )
@@ -346,7 +346,7 @@ def _second_altitude(rng: random.Random) -> Draft:
         elements=tuple(
             NamedElement(name, "vertex" if name != "H" else "point", p[0], p[1]) for name, p in labels
         ),
-        tools=("tool.perpendicular", "tool.auxiliary_line"),
+        tools=("tool.perpendicular", "tool.extend_segment", "tool.angle_mark"),
         width=W,
         height=H,
     )
