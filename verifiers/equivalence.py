@@ -20,6 +20,7 @@ import cmath
 import math
 import random
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -80,10 +81,10 @@ class _TooBig(ValueError):
 
 
 # ---------------------------------------------------------------- final-answer extraction
-_PHRASES = (
-    re.compile(r"final\s+answer\s*(?:is)?\s*\**\s*[:：]?\s*\**([^\n]*)", re.I),
-    re.compile(r"the\s+(?:correct\s+|final\s+)?answer\s+is\s*[:：]?\s*([^\n]*)", re.I),
-    re.compile(r"^[\s*#]*answer\s*\**\s*[:：]\s*\**([^\n]*)", re.I | re.M),
+_PHRASES = (  # prefixes only: the answer runs to the end of its line, and a later phrase may share the line
+    re.compile(r"final\s+answer\s*(?:is)?\s*\**\s*[:：]?\s*\**", re.I),
+    re.compile(r"the\s+(?:correct\s+|final\s+)?answer\s+is\s*[:：]?\s*", re.I),
+    re.compile(r"^[\s*#]*answer\s*\**\s*[:：]\s*\**", re.I | re.M),
 )
 _TAIL_CHARS = 100_000  # final answers sit at the end; bounds the work on very long outputs
 
@@ -121,7 +122,10 @@ def extract_final_answer(text: str) -> str | None:
     text = (text or "")[-_TAIL_CHARS:]
     cands = _last_tag(text) + _last_boxed(text)
     for pattern in _PHRASES:
-        cands += [(m.start(), m.group(1)) for m in pattern.finditer(text)]
+        last = next(iter(deque(pattern.finditer(text), maxlen=1)), None)
+        if last is not None:
+            line_end = text.find("\n", last.end())
+            cands.append((last.start(), text[last.end() : line_end if line_end >= 0 else len(text)]))
     best = None
     for pos, content in cands:
         cleaned = _clean_final(content)
@@ -245,12 +249,12 @@ _SYMPY_FUNCS: dict[str, Callable[..., sympy.Expr]] = {
 
 
 def _sympy_pow(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
-    if exp.is_Number and abs(exp) > 1000:
-        raise _TooBig("exponent above 1000")
     if base.is_Rational and exp.is_Number:  # sympy evaluates these at once: bound the digits first
         bits = max(abs(base.p).bit_length(), base.q.bit_length())
         if bits * abs(float(exp)) > MAX_INT_BITS:
             raise _TooBig("power too large")
+    elif exp.is_Number and abs(exp) > 1000:
+        raise _TooBig("exponent above 1000")
     return base**exp
 
 

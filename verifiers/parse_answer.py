@@ -262,6 +262,8 @@ def tokenize(s: str) -> list[tuple[str, str]]:
         if m.group("num"):
             tokens.append(("num", m.group("num")))
         elif m.group("id"):
+            if len(m.group("id")) > MAX_TOKENS:
+                raise ParseError("too many tokens")
             tokens.extend(_split_word(m.group("id")))
         else:
             op = m.group("op")
