@@ -414,7 +414,7 @@ class KnowledgeSystem:
         for what, cands, nodes in (("concept", new_concepts, concepts), ("tool", new_tools, tools)):
             for cand in cands:
                 cand = asdict(cand) if isinstance(cand, Concept | VisualTool) else cand
-                name = str(cand.get("name", "")).strip()
+                name = str(cand.get("name") or "").strip()
                 problem = _problem(what, name, cand)
                 existing = None if problem else _match(name, nodes)
                 if problem:
@@ -479,8 +479,10 @@ def _resolve(refs: Iterable[str], concepts: list[Concept], new_id: str, unresolv
 def _new_concept(cand: Mapping[str, Any], concepts: list[Concept], round: int, unresolved: list) -> Concept:
     name, domain = str(cand["name"]).strip(), str(cand["domain"])
     new_id = _unique_id(domain, name, {c.id for c in concepts})
-    parents = _resolve(cand.get("parents", ()), concepts, new_id, unresolved)
-    prereqs = _resolve(list(cand.get("prerequisites", ())) + parents, concepts, new_id, unresolved)
+    refs = {k: cand.get(k) or () for k in ("parents", "prerequisites")}
+    refs = {k: [v] if isinstance(v, str) else list(v) for k, v in refs.items()}  # a model may give one string
+    parents = _resolve(refs["parents"], concepts, new_id, unresolved)
+    prereqs = _resolve(refs["prerequisites"] + parents, concepts, new_id, unresolved)
     level = cand.get("level")
     if not isinstance(level, int) or isinstance(level, bool):
         levels = {c.id: c.level for c in concepts}

@@ -214,7 +214,7 @@ def test_grow_adds_new_nodes_and_links_them(ks):
         {"name": "Reuleaux triangle", "domain": "plane_geometry", "description": "A curve of constant width.",
          "prerequisites": ["Equilateral triangles", "plane_geometry.arc_length", "Quantum foam"]},
         {"name": "Reuleaux Triangles", "domain": "plane_geometry"},  # duplicate of the candidate just above
-        {"name": "Triangle excenter", "domain": "plane_geometry", "parents": ["triangle incenter"], "level": 9},
+        {"name": "Triangle excenter", "domain": "plane_geometry", "parents": "triangle incenter", "level": 9},
         Concept("ignored.id", "Buffon's needle", "Dropping needles on lines estimates pi.", "probability",
                 ("probability.geometric_probability",), 4),
         {"name": "Horoscope reading", "domain": "astrology"},
