@@ -238,6 +238,7 @@ def test_extract_final_answer(text: str, answer: str | None) -> None:
 def test_extract_then_compare() -> None:
     output = "The triangle is right-angled, so AC = √(3²+4²).\n<answer>\\boxed{5\\text{ cm}}</answer>"
     assert equivalent("5", extract_final_answer(output)).equal
+    assert equivalent("5", extract_final_answer("I am not sure.")) == Match(False, "unparseable: no answer", "5")
 
 
 HOSTILE = [

@@ -442,7 +442,7 @@ def infer_kind(expected: str) -> str:
 
 def equivalent(
     expected: str,
-    got: str,
+    got: str | None,
     kind: str = "auto",
     rel_tol: float = 1e-4,
     abs_tol: float = 1e-6,
@@ -456,6 +456,8 @@ def equivalent(
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    if not isinstance(got, str):  # extract_final_answer found nothing
+        return Match(False, "unparseable: no answer", expected[:80], "")
     if max(len(expected), len(got)) > MAX_CHARS:
         return Match(False, f"unparseable: answer longer than {MAX_CHARS} characters", expected[:80], got[:80])
     kind = infer_kind(expected) if kind == "auto" else kind
