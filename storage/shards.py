@@ -3,7 +3,7 @@
 The round hands each batch to `ShardWriter.commit_part`: files are written and fsynced in the writer's
 staging folder, renamed into `problems/round-NNNN/` and `rejections/round-NNNN/`, and become visible only when
 the part's manifest is linked into `_manifests/` last. A killed writer leaves nothing visible; the next writer
-removes its leftovers. Readers here (`committed_ids`, `read_round`, ...) see committed files only.
+removes its leftovers. The readers (storage/readers.py, re-exported here) see committed files only.
 Tested by tests/test_storage.py, which SIGKILLs a real writer process mid-commit.
 """
 
@@ -27,29 +27,41 @@ from flywheel.records import (
     Rejection,
     problems_to_table,
     rejections_to_table,
-    table_to_problems,
-    table_to_rejections,
 )
 from storage.manifest import (
     PROBLEMS,
     REJECTIONS,
-    SCHEMAS,
     STAGING,
-    CorruptShardError,
     FileEntry,
     PartManifest,
-    check_entry,
     code_version,
-    committed_entries,
     fsync_dir,
-    load_manifests,
     manifest_dir,
     manifest_path,
     round_name,
     sha256_file,
     write_synced,
 )
+from storage.readers import (
+    committed_ids,
+    committed_paths,
+    committed_rounds,
+    read_rejections,
+    read_round,
+    read_table,
+)
 from storage.staging import register_writer, release_writer
+
+# The readers are re-exported so callers can take the writer and its read side from one module.
+__all__ = [
+    "ShardWriter",
+    "committed_ids",
+    "committed_paths",
+    "committed_rounds",
+    "read_rejections",
+    "read_round",
+    "read_table",
+]
 
 # Roll to a new file past this estimated size: big enough for fast scans, small enough to rewrite or copy.
 FILE_BYTES = 256 << 20
@@ -83,8 +95,12 @@ class ShardWriter:
         self.data.mkdir(parents=True, exist_ok=True)
         self._lock_fd: int | None = register_writer(self.data, self.token)
         self._staging = self.data / STAGING / self.token
-        self._ids = committed_ids(self.data)
-        self._rejection_keys = _rejection_keys(self.data, round)
+        try:
+            self._ids = committed_ids(self.data)
+            self._rejection_keys = _rejection_keys(self.data, round)
+        except BaseException:  # e.g. CorruptShardError: do not leave a locked staging folder behind
+            self.close()
+            raise
 
     @property
     def committed(self) -> frozenset[str]:
@@ -272,57 +288,6 @@ def _next_part(data: Path, round: int) -> int:
         if (m := re.fullmatch(r"part-(\d+)\.json", p.name))
     ]
     return max(numbers, default=-1) + 1
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Readers: committed files only
-# ------------------------------------------------------------------------------------------------------------
-
-
-def committed_paths(data: Path | str, dataset: str = PROBLEMS, round: int | None = None) -> list[Path]:
-    """Absolute paths of committed files (for Ray Data / exports: pass this list, never a glob)."""
-    data = Path(data)
-    return [data / f.path for f in committed_entries(load_manifests(data, round), dataset, round)]
-
-
-def read_table(
-    data: Path | str, dataset: str = PROBLEMS, round: int | None = None, columns: list[str] | None = None
-) -> pa.Table:
-    """The committed rows of a dataset as one Arrow table; CorruptShardError names a broken file."""
-    data = Path(data)
-    tables = []
-    for entry in committed_entries(load_manifests(data, round), dataset, round):
-        problem = check_entry(data, entry, checksum=False)
-        if problem:
-            raise CorruptShardError(data / entry.path, problem)
-        try:
-            tables.append(pq.read_table(data / entry.path, columns=columns))
-        except (pa.ArrowException, OSError) as e:
-            raise CorruptShardError(data / entry.path, f"unreadable Parquet ({e})") from None
-    if not tables:
-        schema = SCHEMAS[dataset]
-        return schema.empty_table().select(columns) if columns else schema.empty_table()
-    return pa.concat_tables(tables, promote_options="default")
-
-
-def committed_ids(data: Path | str) -> set[str]:
-    """Ids of every committed problem, all rounds."""
-    return set(read_table(data, PROBLEMS, columns=["id"]).column("id").to_pylist())
-
-
-def committed_rounds(data: Path | str, final_only: bool = False) -> list[int]:
-    """Rounds with at least one committed part (or, with `final_only`, a part marked final), ascending."""
-    return sorted({m.round for m in load_manifests(data) if m.final or not final_only})
-
-
-def read_round(data: Path | str, round: int) -> list[Problem]:
-    """A round's accepted problems, in commit order."""
-    return table_to_problems(read_table(data, PROBLEMS, round))
-
-
-def read_rejections(data: Path | str, round: int) -> list[Rejection]:
-    """A round's rejections, in commit order."""
-    return table_to_rejections(read_table(data, REJECTIONS, round))
 
 
 def _rejection_keys(data: Path, round: int) -> set[tuple[str, str, str]]:

@@ -171,6 +171,15 @@ def test_empty_data_dir_has_typed_empty_views(tmp_path: Path):
         types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE problems)").fetchall())
         assert types["concepts"] == "VARCHAR[]" and types["image"] == "BLOB" and types["difficulty"] == "DOUBLE"
         assert {"level", "added_round"} <= {r[0] for r in con.execute("DESCRIBE concepts").fetchall()}
+        empty = {v: con.execute(f"DESCRIBE {v}").fetchall() for v in ("problems", "rejections")}
+    finally:
+        con.close()
+    # The empty views have exactly the columns and types the views over real shards have.
+    with ShardWriter(data, 1) as w:
+        w.commit_part(make_problems(1, 1), make_rejections(1, 1))
+    con = connect(data)
+    try:
+        assert {v: con.execute(f"DESCRIBE {v}").fetchall() for v in ("problems", "rejections")} == empty
     finally:
         con.close()
 
