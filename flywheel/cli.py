@@ -8,6 +8,14 @@ import sys
 
 import click
 
+DEFAULT_DATA = "data"
+
+
+def data_option(fn):
+    """`--data DIR`, shared by every command that reads or writes a dataset."""
+    return click.option("--data", "data", type=click.Path(file_okay=False), default=DEFAULT_DATA,
+                        show_default=True, envvar="FLYWHEEL_DATA", help="Dataset folder.")(fn)
+
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
@@ -50,6 +58,12 @@ def sandbox_run(files: tuple[str, ...], inputs: tuple[str, ...], timeout: float,
                 click.echo(f"  {stream}:\n" + "\n".join("    " + ln for ln in record[stream].splitlines()))
         for path in record["images"]:
             click.echo(f"  image: {path}")
+
+
+# -- dataset commands (query, show, fsck) ------------------------------------------------------------------
+
+
+# -- evolve -----------------------------------------------------------------------------------------------
 
 
 if __name__ == "__main__":
