@@ -327,15 +327,13 @@ def _records_to_table(records: Sequence[Any], schema: pa.Schema) -> pa.Table:
 
 
 def _table_to_records(table: pa.Table, cls: type, convert: dict[str, Callable[[Any], Any]]) -> list[Any]:
-    # Columns the table lacks (an older schema) keep the dataclass default; unknown columns are ignored.
+    # Columns the table lacks (an older schema) and NULLs keep the dataclass default (None stays None where
+    # that is the default); unknown columns are ignored.
     wanted = [f.name for f in fields(cls) if f.name in table.column_names]
-    rows = table.select(wanted).to_pylist()
     out = []
-    for row in rows:
-        for name, fn in convert.items():
-            if name in row and row[name] is not None:
-                row[name] = fn(row[name])
-        out.append(cls(**row))
+    for row in table.select(wanted).to_pylist():
+        kwargs = {k: convert[k](v) if k in convert else v for k, v in row.items() if v is not None}
+        out.append(cls(**kwargs))
     return out
 
 

@@ -132,10 +132,13 @@ def test_problem_schema_has_the_queried_columns_and_types():
     assert s.metadata[b"flywheel.schema_version"] == b"1"
 
 
-def test_table_from_an_older_schema_reads_with_defaults():
+def test_table_from_an_older_schema_or_with_nulls_reads_with_defaults():
     table = problems_to_table([_full_problem()]).drop_columns(["verifier", "cost", "edited_image"])
     [p] = table_to_problems(table)
     assert p.verifier == "" and p.cost == Cost() and p.edited_image is None and p.question
+    nulls = pa.table({"id": ["x"], "difficulty": pa.array([None], pa.float64()), "concepts": [None]})
+    [q] = table_to_problems(nulls)
+    assert (q.id, q.difficulty, q.concepts) == ("x", 0.0, ())
 
 
 def test_rejection_round_trip_cap_and_ids():
