@@ -210,14 +210,20 @@ def _digest(pngs: list[bytes]) -> str:
     return hashlib.sha256(pngs[0]).hexdigest()[:16] if pngs else ""
 
 
-def _finish(mode: str, seconds: float, outcomes: list[tuple[list[bytes], str]]) -> ModeResult:
-    """Check every figure's PNGs; `outcomes` holds (pngs, error text or '') per figure, in order."""
+def _finish(mode: str, seconds: float, outcomes: list[tuple[list[bytes], str]], first: int = 0) -> ModeResult:
+    """Check every figure's PNGs; `outcomes` holds (pngs, error text or '') per figure from index `first`."""
     failures = []
-    for i, (pngs, error) in enumerate(outcomes):
+    for i, (pngs, error) in enumerate(outcomes, start=first):
         problem = error or png_problem(pngs)
         if problem:
             failures.append(f"figure {i}: {problem}")
     return ModeResult(mode, len(outcomes), seconds, tuple(failures), tuple(_digest(p) for p, _ in outcomes))
+
+
+def merge(parts: list[ModeResult]) -> ModeResult:
+    """One mode's rounds, added up in order."""
+    return ModeResult(parts[0].mode, sum(p.figures for p in parts), sum(p.seconds for p in parts),
+                      tuple(f for p in parts for f in p.failures), tuple(d for p in parts for d in p.digests))
 
 
 # -- (a) in-process: the ceiling ------------------------------------------------------------------------
@@ -242,8 +248,8 @@ def _render_here(source: str) -> tuple[list[bytes], str]:
         plt.close("all")
 
 
-def run_in_process(sources: list[str]) -> ModeResult:
-    """Sequential, one process, no isolation. Warm-up first: imports and fonts, like a warm sandbox worker."""
+def warm_in_process(sources: list[str]) -> None:
+    """Imports, fonts and mathtext loaded before the clock starts, as in a warm sandbox worker."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -252,9 +258,15 @@ def run_in_process(sources: list[str]) -> ModeResult:
 
     for source in sources[:3]:
         _render_here(source)
+
+
+def run_in_process(sources: list[str], first: int = 0, warm: bool = True) -> ModeResult:
+    """Sequential, one process, no isolation: the ceiling per core."""
+    if warm:
+        warm_in_process(sources)
     start = time.perf_counter()
     outcomes = [_render_here(s) for s in sources]
-    return _finish("in_process", time.perf_counter() - start, outcomes)
+    return _finish("in_process", time.perf_counter() - start, outcomes, first)
 
 
 # -- (b) a new python process per job -------------------------------------------------------------------
@@ -283,12 +295,12 @@ def _render_in_new_process(source: str) -> tuple[list[bytes], str]:
         return [p.read_bytes() for p in names], ""
 
 
-def run_process_per_job(sources: list[str], workers: int) -> ModeResult:
+def run_process_per_job(sources: list[str], workers: int, first: int = 0) -> ModeResult:
     """`workers` threads, each launching one `python -c` per figure: the same parallelism as the sandbox."""
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(_render_in_new_process, sources))
-    return _finish("process_per_job", time.perf_counter() - start, outcomes)
+    return _finish("process_per_job", time.perf_counter() - start, outcomes, first)
 
 
 # -- (c) the sandbox pool -------------------------------------------------------------------------------
@@ -301,27 +313,37 @@ def _sandbox_outcome(result: SandboxResult) -> tuple[list[bytes], str]:
     return [img.png for img in result.images], ""
 
 
-def run_sandbox(sources: list[str], workers: int, warmup_jobs: int | None = None) -> tuple[ModeResult, float]:
-    """The sandbox's `map` over every figure, plus its start-up time (pool start and warm-up jobs, untimed
-    in the rate): one warm-up job per worker by default, so every worker is up before the clock starts."""
-    limits = SandboxLimits(wall_s=30.0)
+def start_sandbox(workers: int, warm_sources: list[str]) -> tuple[Sandbox, float]:
+    """A started pool and its start-up time: workers up and the warm-up jobs done (none of it in the rate)."""
     start = time.perf_counter()
-    with Sandbox(workers=workers, limits=limits) as sandbox:
-        warm = [SandboxJob.of(s) for s in sources[: warmup_jobs or workers * 2]]
-        for result in sandbox.map(warm):
-            if result.status != "ok":
-                print(f"!! sandbox warm-up job failed: {_sandbox_outcome(result)[1]}", file=sys.stderr)
-        startup = time.perf_counter() - start
-        start = time.perf_counter()
-        outcomes = [_sandbox_outcome(r) for r in sandbox.map(SandboxJob.of(s) for s in sources)]
-        seconds = time.perf_counter() - start
-    return _finish("sandbox", seconds, outcomes), startup
+    sandbox = Sandbox(workers=workers, limits=SandboxLimits(wall_s=30.0))
+    for result in sandbox.map(SandboxJob.of(s) for s in warm_sources):
+        if result.status != "ok":
+            print(f"!! sandbox warm-up job failed: {_sandbox_outcome(result)[1]}", file=sys.stderr)
+    return sandbox, time.perf_counter() - start
+
+
+def run_sandbox_jobs(sandbox: Sandbox, sources: list[str], first: int = 0) -> ModeResult:
+    start = time.perf_counter()
+    outcomes = [_sandbox_outcome(r) for r in sandbox.map(SandboxJob.of(s) for s in sources)]
+    return _finish("sandbox", time.perf_counter() - start, outcomes, first)
+
+
+def run_sandbox(sources: list[str], workers: int, warmup_jobs: int | None = None) -> tuple[ModeResult, float]:
+    """The sandbox's `map` over every figure and the pool's start-up time; two warm-up jobs per worker by
+    default, so every worker is up (and has run a job) before the clock starts."""
+    sandbox, startup = start_sandbox(workers, sources[: warmup_jobs or workers * 2])
+    try:
+        return run_sandbox_jobs(sandbox, sources), startup
+    finally:
+        sandbox.close()
 
 
 # -- the report -----------------------------------------------------------------------------------------
 
 
-def summarize(results: dict[str, ModeResult], workers: int, n: int, startup_s: float) -> dict:
+def summarize(results: dict[str, ModeResult], workers: int, n: int, startup_s: float, rounds: int = 1,
+              load_before: float = 0.0) -> dict:
     """The numbers the JSON line carries: figures per second per mode, ratios, goals, failures."""
     rate = {name: r.fig_per_s for name, r in results.items()}
     ratios = {
@@ -339,14 +361,16 @@ def summarize(results: dict[str, ModeResult], workers: int, n: int, startup_s: f
         "sandbox_startup_s": round(startup_s, 3),
         "failures": {name: len(r.failures) for name, r in results.items()},
         "sandbox_png_identical_to_in_process": same,
-        "cpu_count": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
+        "rounds": rounds, "cpu_count": os.cpu_count(),
+        "load_avg_1m": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},
     }
 
 
 def print_table(results: dict[str, ModeResult], summary: dict) -> None:
     base = results["in_process"].fig_per_s
-    print(f"\nRendering {summary['n']} matplotlib figures, {summary['workers']} workers, "
-          f"{summary['cpu_count']} CPUs (load avg {summary['load_avg_1m']} at the end)")
+    load = summary["load_avg_1m"]
+    print(f"\nRendering {summary['n']} matplotlib figures, {summary['workers']} workers, {summary['cpu_count']} "
+          f"CPUs, {summary['rounds']} interleaved rounds (1-min load avg {load['start']} -> {load['end']})")
     print("in_process is single-process and sequential by nature (the no-isolation ceiling); process_per_job "
           f"ran only the first {summary['process_sample']} figures and its rate is over those; sandbox start-up "
           f"({summary['sandbox_startup_s']:.2f} s incl. warm-up jobs) is not in its time.\n")
@@ -368,13 +392,27 @@ def print_table(results: dict[str, ModeResult], summary: dict) -> None:
                 print(f"!!   {line}", file=sys.stderr)
 
 
-def run_benchmark(n: int, seed: int, workers: int, process_sample: int) -> tuple[dict[str, ModeResult], dict]:
+def run_benchmark(n: int, seed: int, workers: int, process_sample: int,
+                  rounds: int = 4) -> tuple[dict[str, ModeResult], dict]:
+    """All three modes over the same figures, taken in `rounds` slices, each slice run by every mode in
+    turn: on a shared machine whose load drifts, no mode gets the quiet (or the busy) minutes to itself."""
+    load_before = os.getloadavg()[0]
     sources = build_figures(n, seed)
-    in_process = run_in_process(sources)
-    sandbox, startup = run_sandbox(sources, workers)
-    per_job = run_process_per_job(sources[:process_sample], workers)
-    results = {"in_process": in_process, "process_per_job": per_job, "sandbox": sandbox}
-    return results, summarize(results, workers, n, startup)
+    warm_in_process(sources)
+    sandbox, startup = start_sandbox(workers, sources[: workers * 2])
+    parts: dict[str, list[ModeResult]] = {"in_process": [], "process_per_job": [], "sandbox": []}
+    try:
+        for r in range(rounds):
+            lo, hi = r * n // rounds, (r + 1) * n // rounds
+            sample_lo, sample_hi = r * process_sample // rounds, (r + 1) * process_sample // rounds
+            parts["in_process"].append(run_in_process(sources[lo:hi], lo, warm=False))
+            parts["sandbox"].append(run_sandbox_jobs(sandbox, sources[lo:hi], lo))
+            parts["process_per_job"].append(
+                run_process_per_job(sources[sample_lo:sample_hi], workers, sample_lo))
+    finally:
+        sandbox.close()
+    results = {name: merge(p) for name, p in parts.items()}
+    return results, summarize(results, workers, n, startup, rounds, load_before)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,9 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="sandbox workers and "
                         "process-per-job threads")
     parser.add_argument("--process-sample", type=int, default=60, help="figures the slow process-per-job mode runs")
+    parser.add_argument("--rounds", type=int, default=4, help="slices of the set; each mode runs each slice in "
+                        "turn, so drifting machine load spreads over all modes")
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON line of the numbers")
     args = parser.parse_args(argv)
-    results, summary = run_benchmark(args.n, args.seed, args.workers, min(args.process_sample, args.n))
+    sample = min(args.process_sample, args.n)
+    results, summary = run_benchmark(args.n, args.seed, args.workers, sample, max(1, min(args.rounds, sample)))
     print_table(results, summary)
     if args.json:
         print(json.dumps(summary))
