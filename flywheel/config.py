@@ -1,0 +1,82 @@
+"""Configuration: one frozen dataclass per concern, composed into `FlywheelConfig`, loaded from TOML.
+
+Every field has a default, so `flywheel evolve` runs with no file at all; a TOML file overrides any subset
+(`[evolve] problems_per_round = 400`), and the CLI overrides a handful of dials on top. The resolved config
+is written into every round's manifest. Layer L0: stdlib only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EvolveConfig:
+    rounds: int = 5  # rounds to run
+    problems_per_round: int = 240  # proposals per round (accepted count is lower)
+    seed: int = 0  # everything random derives from this, so a run is reproducible
+    difficulty_start: float = 1.6  # mean difficulty level (1-5) proposed in round 1
+    difficulty_step: float = 0.55  # the mean moves up this much per round; every level stays represented
+    families: tuple[str, ...] = ()  # procedural families to use; empty = all
+    part_size: int = 48  # accepted problems per atomic commit inside a round
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    workers_per_actor: int = 1  # sandbox workers owned by each render/verify actor
+    render_wall_s: float = 20.0  # wall-time limit for rendering and tool code
+    check_wall_s: float = 20.0  # wall-time limit for answer and check code
+    memory_mb: int = 1024  # memory limit per job on top of the warm interpreter
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    address: str | None = None  # None: start a local instance (or use RAY_ADDRESS)
+    num_cpus: int | None = None  # CPUs of a local instance; None = all
+    render_actors: int = 2  # actor pool size of the render stage
+    verify_actors: int = 2  # actor pool size of the verify stage
+    actor_cpus: float = 0.5  # CPUs each stage actor reserves (below 1 avoids the 2-core deadlock)
+    batch_size: int = 8  # records per Ray Data batch
+
+
+@dataclass(frozen=True)
+class FlywheelConfig:
+    evolve: EvolveConfig = field(default_factory=EvolveConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"config [{where}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    kwargs = {}
+    for name, value in values.items():
+        factory = known[name].default_factory
+        if factory is not dataclasses.MISSING and dataclasses.is_dataclass(factory):
+            kwargs[name] = _build(factory, value, name)
+        else:
+            kwargs[name] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> FlywheelConfig:
+    """Defaults, then the TOML file, then `overrides` given as `section__field=value` (None values ignored)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        section, _, name = key.partition("__")
+        values.setdefault(section, {})[name] = value
+    return _build(FlywheelConfig, values, "root")

@@ -1,0 +1,68 @@
+"""Thin Ray Data wrappers: batch <-> records, and the stage's own resources. No algorithm lives here.
+
+Records cross Ray boundaries pickled in one `record` column, so a batch can carry problems and rejections
+side by side: a stage works on the problems and passes rejections through untouched.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numpy as np
+
+from flywheel.config import FlywheelConfig
+from flywheel.records import Problem, Rejection
+from flywheel.sandbox import Sandbox, SandboxLimits
+
+Record = Problem | Rejection
+
+
+def to_batch(records: list[Any]) -> dict[str, np.ndarray]:
+    col = np.empty(len(records), dtype=object)
+    col[:] = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in records]
+    return {"record": col}
+
+
+def from_batch(batch: dict[str, np.ndarray]) -> list[Any]:
+    return [pickle.loads(b) for b in batch["record"]]
+
+
+def _through(batch: dict[str, np.ndarray], work) -> dict[str, np.ndarray]:
+    """Apply `work` to the batch's problems, keep every rejection where it was."""
+    records = from_batch(batch)
+    idx = [i for i, r in enumerate(records) if isinstance(r, Problem)]
+    for i, r in zip(idx, work([records[i] for i in idx]) if idx else [], strict=True):
+        records[i] = r
+    return to_batch(records)
+
+
+def propose_batch(batch: dict[str, np.ndarray], skip_ids: frozenset[str]) -> dict[str, np.ndarray]:
+    """Ray task body: tasks -> problems (or propose rejections), dropping ids already committed this round."""
+    from generators.procedural.catalog import FAMILIES
+    from generators.propose import propose
+
+    records = [propose(task, FAMILIES) for task in from_batch(batch)]
+    return to_batch([r for r in records if r.id not in skip_ids])
+
+
+class RenderStage:
+    def __init__(self, cfg: FlywheelConfig):
+        self.sandbox = Sandbox(workers=cfg.sandbox.workers_per_actor)
+        self.limits = SandboxLimits(wall_s=cfg.sandbox.render_wall_s, memory_mb=cfg.sandbox.memory_mb)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from generators.render import render_batch
+
+        return _through(batch, lambda ps: render_batch(ps, self.sandbox, self.limits))
+
+
+class VerifyStage:
+    def __init__(self, cfg: FlywheelConfig):
+        self.sandbox = Sandbox(workers=cfg.sandbox.workers_per_actor)
+        self.limits = SandboxLimits(wall_s=cfg.sandbox.check_wall_s, memory_mb=cfg.sandbox.memory_mb)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from verifiers.checks import verify_batch
+
+        return _through(batch, lambda ps: verify_batch(ps, self.sandbox, self.limits))
