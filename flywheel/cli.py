@@ -64,6 +64,42 @@ def sandbox_run(files: tuple[str, ...], inputs: tuple[str, ...], timeout: float,
 
 
 # -- evolve -----------------------------------------------------------------------------------------------
+@main.command()
+@click.option("--rounds", type=int, default=None, help="Rounds to run [default: 5, or the config's].")
+@data_option
+@click.option("--seed", type=int, default=None, help="Seed of the whole run [default: 0].")
+@click.option("--resume", is_flag=True, help="Continue a killed run: skip complete rounds and committed work.")
+@click.option("--address", default=None, help="Ray cluster to join (else RAY_ADDRESS, else a local instance).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TOML file overriding any config field (see docs/config.md).")
+@click.option("--problems-per-round", type=int, default=None, help="Proposals per round [default: 240].")
+def evolve(rounds: int | None, data: str, seed: int | None, resume: bool, address: str | None,
+           config_file: str | None, problems_per_round: int | None) -> None:
+    """Run the data flywheel: propose, render, verify and commit problems, round after round."""
+    from rich.console import Console
+
+    from flywheel.config import load_config
+    from flywheel.loop import EvolveError
+    from flywheel.loop import evolve as run_evolve
+    from flywheel.summary import print_round, totals_table
+
+    cfg = load_config(config_file, evolve__rounds=rounds, evolve__seed=seed, ray__address=address,
+                      evolve__problems_per_round=problems_per_round)
+    console = Console()
+    done: list[tuple[int, dict]] = []
+
+    def on_round(round_no: int, summary: dict) -> None:
+        done.append((round_no, summary))
+        print_round(console, round_no, summary)
+
+    try:
+        run_evolve(cfg, data, resume=resume, on_round=on_round)
+    except EvolveError as exc:
+        raise click.ClickException(str(exc)) from None
+    if done:
+        console.print(totals_table(done))
+    sql = "SELECT family, count(*) FROM problems GROUP BY 1"
+    console.print(f'data in {data}; try: flywheel query "{sql}" --data {data}', soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""Readable round summaries for the terminal (rich tables); the numbers come from `round.summarize`."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _hist(h: dict[str, int]) -> str:
+    return "  ".join(f"L{k}:{v}" for k, v in sorted(h.items()))
+
+
+def round_table(round_no: int, s: dict) -> Table:
+    t = Table(title=f"round {round_no}", show_header=False, title_justify="left")
+    t.add_column("metric", style="bold")
+    t.add_column("value")
+    rate = s["accepted"] / max(1, s["proposed"])
+    for k in ("proposed", "rendered", "verified"):
+        t.add_row(k, str(s[k]))
+    t.add_row("accepted", f"{s['accepted']} ({rate:.0%} of proposed)")
+    reasons = s.get("rejected_by_reason") or {}
+    t.add_row("rejected", f"{s['rejected']}" + ("".join(f"\n  {n:>4}  {r}" for r, n in reasons.items())))
+    t.add_row("concepts covered", f"{s['concepts_covered']} (seed concepts: {s['seed_concepts_covered']})")
+    t.add_row("difficulty", f"mean {s['difficulty_mean']:.2f}  {_hist(s['difficulty_histogram'])}")
+    stages = "  ".join(f"{k} {v:.1f}s" for k, v in s["stage_seconds"].items())
+    t.add_row("seconds per stage", f"{stages}  (wall {s['wall_seconds']:.1f}s)")
+    return t
+
+
+def totals_table(summaries: list[tuple[int, dict]]) -> Table:
+    t = Table(title="evolve", title_justify="left")
+    for col in ("round", "proposed", "accepted", "rejected", "concepts", "difficulty", "wall s"):
+        t.add_column(col, justify="right")
+    for r, s in summaries:
+        t.add_row(str(r), str(s["proposed"]), str(s["accepted"]), str(s["rejected"]), str(s["concepts_covered"]),
+                  f"{s['difficulty_mean']:.2f}", f"{s['wall_seconds']:.1f}")
+    total = {k: sum(s[k] for _, s in summaries) for k in ("proposed", "accepted", "rejected", "wall_seconds")}
+    t.add_row("all", str(total["proposed"]), str(total["accepted"]), str(total["rejected"]), "", "",
+              f"{total['wall_seconds']:.1f}")
+    return t
+
+
+def print_round(console: Console, round_no: int, s: dict) -> None:
+    console.print(round_table(round_no, s))
