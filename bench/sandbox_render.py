@@ -15,6 +15,7 @@ import json
 import math
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -182,17 +183,27 @@ def build_figures(n: int = 240, seed: int = 0) -> list[str]:
 
 @dataclass(frozen=True)
 class ModeResult:
-    """One mode's run: how many figures, how long, which failed (and why), a digest of each first PNG."""
+    """One mode's run: how many figures, how long, which failed (and why), a digest of each first PNG.
+
+    `cpu_s` is CPU time that does not depend on machine load: this process (in_process), the reaped
+    `python -c` children (process_per_job), or the jobs' own CPU as the sandbox reports it (sandbox; its
+    fork, namespace and supervisor costs are not in it).
+    """
 
     mode: str
     figures: int
     seconds: float
     failures: tuple[str, ...] = ()
     digests: tuple[str, ...] = field(default=(), repr=False)
+    cpu_s: float = 0.0
 
     @property
     def fig_per_s(self) -> float:
         return self.figures / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_per_fig(self) -> float:
+        return self.cpu_s / self.figures if self.figures else 0.0
 
 
 def png_problem(pngs: list[bytes]) -> str | None:
@@ -210,20 +221,23 @@ def _digest(pngs: list[bytes]) -> str:
     return hashlib.sha256(pngs[0]).hexdigest()[:16] if pngs else ""
 
 
-def _finish(mode: str, seconds: float, outcomes: list[tuple[list[bytes], str]], first: int = 0) -> ModeResult:
+def _finish(mode: str, seconds: float, outcomes: list[tuple[list[bytes], str]], first: int = 0,
+            cpu_s: float = 0.0) -> ModeResult:
     """Check every figure's PNGs; `outcomes` holds (pngs, error text or '') per figure from index `first`."""
     failures = []
     for i, (pngs, error) in enumerate(outcomes, start=first):
         problem = error or png_problem(pngs)
         if problem:
             failures.append(f"figure {i}: {problem}")
-    return ModeResult(mode, len(outcomes), seconds, tuple(failures), tuple(_digest(p) for p, _ in outcomes))
+    digests = tuple(_digest(p) for p, _ in outcomes)
+    return ModeResult(mode, len(outcomes), seconds, tuple(failures), digests, cpu_s)
 
 
 def merge(parts: list[ModeResult]) -> ModeResult:
     """One mode's rounds, added up in order."""
     return ModeResult(parts[0].mode, sum(p.figures for p in parts), sum(p.seconds for p in parts),
-                      tuple(f for p in parts for f in p.failures), tuple(d for p in parts for d in p.digests))
+                      tuple(f for p in parts for f in p.failures), tuple(d for p in parts for d in p.digests),
+                      sum(p.cpu_s for p in parts))
 
 
 # -- (a) in-process: the ceiling ------------------------------------------------------------------------
@@ -264,9 +278,9 @@ def run_in_process(sources: list[str], first: int = 0, warm: bool = True) -> Mod
     """Sequential, one process, no isolation: the ceiling per core."""
     if warm:
         warm_in_process(sources)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     outcomes = [_render_here(s) for s in sources]
-    return _finish("in_process", time.perf_counter() - start, outcomes, first)
+    return _finish("in_process", time.perf_counter() - start, outcomes, first, time.process_time() - cpu)
 
 
 # -- (b) a new python process per job -------------------------------------------------------------------
@@ -297,10 +311,16 @@ def _render_in_new_process(source: str) -> tuple[list[bytes], str]:
 
 def run_process_per_job(sources: list[str], workers: int, first: int = 0) -> ModeResult:
     """`workers` threads, each launching one `python -c` per figure: the same parallelism as the sandbox."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(_render_in_new_process, sources))
-    return _finish("process_per_job", time.perf_counter() - start, outcomes, first)
+    return _finish("process_per_job", time.perf_counter() - start, outcomes, first, _children_cpu() - cpu)
+
+
+def _children_cpu() -> float:
+    """CPU of reaped children: the `python -c` processes (sandbox workers are only reaped at close)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # -- (c) the sandbox pool -------------------------------------------------------------------------------
@@ -325,8 +345,10 @@ def start_sandbox(workers: int, warm_sources: list[str]) -> tuple[Sandbox, float
 
 def run_sandbox_jobs(sandbox: Sandbox, sources: list[str], first: int = 0) -> ModeResult:
     start = time.perf_counter()
-    outcomes = [_sandbox_outcome(r) for r in sandbox.map(SandboxJob.of(s) for s in sources)]
-    return _finish("sandbox", time.perf_counter() - start, outcomes, first)
+    results = list(sandbox.map(SandboxJob.of(s) for s in sources))
+    seconds = time.perf_counter() - start
+    outcomes = [_sandbox_outcome(r) for r in results]
+    return _finish("sandbox", seconds, outcomes, first, sum(r.cpu_s for r in results))
 
 
 def run_sandbox(sources: list[str], workers: int, warmup_jobs: int | None = None) -> tuple[ModeResult, float]:
@@ -360,6 +382,7 @@ def summarize(results: dict[str, ModeResult], workers: int, n: int, startup_s: f
                       "sandbox>=10x_process_per_job": ratios["sandbox/process_per_job"] >= GOAL_VS_PROCESS_PER_JOB},
         "sandbox_startup_s": round(startup_s, 3),
         "failures": {name: len(r.failures) for name, r in results.items()},
+        "cpu_s_per_figure": {name: round(r.cpu_per_fig, 4) for name, r in results.items()},
         "sandbox_png_identical_to_in_process": same,
         "rounds": rounds, "cpu_count": os.cpu_count(),
         "load_avg_1m": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},
@@ -374,10 +397,14 @@ def print_table(results: dict[str, ModeResult], summary: dict) -> None:
     print("in_process is single-process and sequential by nature (the no-isolation ceiling); process_per_job "
           f"ran only the first {summary['process_sample']} figures and its rate is over those; sandbox start-up "
           f"({summary['sandbox_startup_s']:.2f} s incl. warm-up jobs) is not in its time.\n")
-    print(f"{'mode':<17}{'figures':>8}{'seconds':>10}{'fig/s':>9}{'vs in_process':>15}{'failures':>10}")
+    print(f"{'mode':<17}{'figures':>8}{'seconds':>10}{'fig/s':>9}{'vs in_process':>15}{'failures':>10}"
+          f"{'cpu s/fig':>11}")
     for name, r in results.items():
         ratio = r.fig_per_s / base if base else 0.0
-        print(f"{name:<17}{r.figures:>8}{r.seconds:>10.2f}{r.fig_per_s:>9.2f}{ratio:>14.2f}x{len(r.failures):>10}")
+        print(f"{name:<17}{r.figures:>8}{r.seconds:>10.2f}{r.fig_per_s:>9.2f}{ratio:>14.2f}x{len(r.failures):>10}"
+              f"{r.cpu_per_fig:>11.3f}")
+    print("(cpu s/fig: this process for in_process, the python -c children for process_per_job, the jobs' own\n"
+          " CPU as the sandbox reports it for sandbox, without its fork/namespace/supervisor overhead)")
     ratios, goals = summary["ratios"], summary["goals_met"]
     print(f"\nsandbox / in_process      = {ratios['sandbox/in_process']:.2f}x  "
           f"(goal >= {GOAL_VS_IN_PROCESS}x: {'MET' if goals['sandbox>=0.8x_in_process'] else 'NOT met'})")

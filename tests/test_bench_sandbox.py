@@ -31,7 +31,7 @@ def test_in_process_and_sandbox_render_every_figure():
     sandboxed, startup = bench.run_sandbox(figures, workers=2, warmup_jobs=2)
     for result in (here, sandboxed):
         assert result.figures == 6 and result.failures == (), result.failures
-        assert result.seconds > 0 and all(result.digests)
+        assert result.seconds > 0 and result.cpu_s > 0 and all(result.digests)
     assert startup > 0
     pngs = [bench._render_here(src)[0][0] for src in figures]
     assert all(400 <= _size(p)[0] <= 800 and 400 <= _size(p)[1] <= 600 for p in pngs)
