@@ -78,7 +78,7 @@ class Spinner:
 
 def _spinner(rng: random.Random, difficulty: int) -> Spinner:
     if difficulty == 1 or (difficulty == 4 and rng.random() < 0.5):
-        n = rng.randint(4, 8)
+        n = rng.choice((4, 5, 6, 8))  # sector angles stay whole degrees
         units = (1,) * n
     else:
         total = rng.choice((8, 12))
