@@ -277,8 +277,12 @@ def _parallel_lines(rng: random.Random) -> Draft:
 def _second_altitude(rng: random.Random) -> Draft:
     """Area two ways: AB*CD/2 = BC*h_A/2, so the altitude to BC is AB*CD/BC."""
     d, h, a_len = rng.choice(TRIPLES)
-    c_len = rng.randint(d + 2, d + 12) if rng.random() < 0.6 else rng.randint(max(4, d - 8), max(5, d + 8))
-    foot_x = c_len - d if rng.random() < 0.6 or c_len <= d else c_len + d  # beyond B: obtuse angle at B
+    if rng.random() < 0.6:  # the foot H lies between A and B, at least 2 from A
+        c_len = rng.randint(d + 2, d + 12)
+        foot_x = c_len - d
+    else:  # H lies beyond B: the angle at B is obtuse
+        c_len = rng.randint(4, 16)
+        foot_x = c_len + d
     n = rng.choice(NAMES[:2])
     # The tool's foot on line BC may fall outside the triangle; keep it on the canvas too.
     f_math = dg.foot((0.0, 0.0), (c_len, 0.0), (foot_x, h))

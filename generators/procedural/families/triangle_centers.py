@@ -40,7 +40,8 @@ DIST_Q = {
     "centroid": (
         "G is the centroid of triangle {t}, whose vertices lie on grid points (1 unit per square). Find the "
         "distance from {a} to G in units. " + RADICAL,
-        "How far is vertex {a} of triangle {t} from the triangle's centroid G? Each grid square is 1 unit. " + RADICAL,
+        "How far is vertex {a} of triangle {t} from the triangle's centroid G, in grid units (each square is 1 "
+        "unit wide)? " + RADICAL,
     ),
     "circumcenter": (
         "Find the radius of the circle through {a}, {b} and {c} (the circumradius of triangle {t}), in grid "
