@@ -33,6 +33,8 @@ def test_in_process_and_sandbox_render_every_figure():
         assert result.figures == 6 and result.failures == (), result.failures
         assert result.seconds > 0 and result.cpu_s > 0 and all(result.digests)
     assert startup > 0
+    # same bytes, same order: the bench saves figures exactly as the sandbox does, and map keeps order
+    assert sandboxed.digests == here.digests
     pngs = [bench._render_here(src)[0][0] for src in figures]
     assert all(400 <= _size(p)[0] <= 800 and 400 <= _size(p)[1] <= 600 for p in pngs)
 
