@@ -188,9 +188,7 @@ def _ask_median(rng: random.Random, c: Chart) -> Ask:
     n = len(order)
     mids = (order[n // 2],) if n % 2 else (order[n // 2 - 1], order[n // 2])
     median = Fraction(sum(c.values[k] for k in mids), len(mids))
-    q = rng.choice(
-        ("What is the median of the values shown in the bar chart? ", "Find the median bar height. ")
-    )
+    q = rng.choice(("What is the median of the values shown in the bar chart? ", "Find the median bar height. "))
     q += f"Give the answer in {c.unit}, rounded to 1 decimal place."
     ranked = ", ".join(str(c.values[k]) for k in order)
     return Ask(
@@ -247,7 +245,7 @@ def _ask_share(rng: random.Random, c: Chart) -> Ask:
         (i,),
         ((c.values[i], f"{c.labels[i]} = {c.values[i]}"),),
         f"{c.labels[i]} is {c.values[i]} out of a total of {sum(c.values)}, which is {fixed(share, 1)}%.",
-        ("statistics_charts.bar_chart_reading", "statistics_charts.pie_chart_percent"),
+        ("statistics_charts.bar_chart_reading", "statistics_charts.percent"),
     )
 
 
@@ -294,7 +292,7 @@ def _ask_new_value(rng: random.Random, c: Chart) -> Ask:
         ((target, f"target mean = {target}"),),
         f"The new total must be {target} x {n + 1} = {target * (n + 1)}; the bars already sum to {total}, "
         f"so the new value is {target * (n + 1)} - {total} = {x}.",
-        ("statistics_charts.bar_chart_reading", "statistics_charts.mean"),
+        ("statistics_charts.bar_chart_reading", "statistics_charts.missing_value_mean"),
     )
 
 
@@ -356,9 +354,7 @@ def _tool(c: Chart, ask: Ask) -> str:
     slot = (RIGHT - LEFT) / len(c.values)
     for k in ask.bars:
         top = c.y(c.values[k])
-        boxes.append(
-            (round(c.x(k) - 0.3 * slot, 2), round(top, 2), round(0.6 * slot, 2), round(BOTTOM - top, 2))
-        )
+        boxes.append((round(c.x(k) - 0.3 * slot, 2), round(top, 2), round(0.6 * slot, 2), round(BOTTOM - top, 2)))
     levels = [(round(c.y(v), 2), text) for v, text in ask.levels]
     return tool_canvas_code(W, H) + (
         f"boxes = {boxes!r}\nlevels = {levels!r}\n"
@@ -386,12 +382,8 @@ def make(rng: random.Random, difficulty: int) -> Draft:
         else "every gridline is labelled"
     )
     solution = (
-        SolutionStep(
-            "think", f"The gridlines are {chart.step} apart ({scale_note}). Reading the bars: {readings}."
-        ),
-        SolutionStep(
-            "code", "Mark the bars and levels the question needs against the value axis.", _tool(chart, ask)
-        ),
+        SolutionStep("think", f"The gridlines are {chart.step} apart ({scale_note}). Reading the bars: {readings}."),
+        SolutionStep("code", "Mark the bars and levels the question needs against the value axis.", _tool(chart, ask)),
         SolutionStep("think", ask.reasoning),
         SolutionStep("think", f"The answer is {ask.answer}."),
     )
@@ -412,7 +404,7 @@ def make(rng: random.Random, difficulty: int) -> Draft:
         check_code=check_code,
         solution=solution,
         elements=elements,
-        tools=("tool.auxiliary_line", "tool.highlight"),
+        tools=("tool.horizontal_guide", "tool.highlight"),
         width=W,
         height=H,
     )

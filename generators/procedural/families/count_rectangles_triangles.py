@@ -302,7 +302,8 @@ def _grid_parts(rng: random.Random, difficulty: int) -> tuple:
     render += f"missing = {set(g.missing)!r}\n" + GRID_RENDER
     corners = (("top-left", 0, 0), ("top-right", g.m, 0), ("bottom-left", 0, g.n), ("bottom-right", g.m, g.n))
     elements = tuple(NamedElement(name, "vertex", *g.px(i, j)) for name, i, j in corners)
-    concepts = ("counting.counting_rectangles", "counting.combinations", "spatial_logic.grid_counting")
+    first = "counting.counting_squares" if g.shape == "squares" else "counting.counting_rectangles"
+    concepts = (first, "counting.combinations", "spatial_logic.grid_counting")
     check = "import numpy as np\n" + head + GRID_CHECK
     return q + WHOLE, len(found), sym, check, render, tool, why, elements, concepts
 
@@ -348,7 +349,7 @@ def _tri_parts(rng: random.Random, difficulty: int) -> tuple:
         "ax.fill([p[0] for p in tri], [p[1] for p in tri], facecolor='gold', alpha=0.5, edgecolor='red', lw=4)\n"
     )
     elements = tuple(NamedElement(n, "vertex" if n in "ABC" else "point", *tpx(p)) for n, p in t.names)
-    concepts = ("counting.counting_triangles", "counting.combinations", "spatial_logic.grid_counting")
+    concepts = ("counting.counting_triangles", "counting.systematic_listing", "spatial_logic.overlapping_shapes_count")
     return q + WHOLE, len(found), sym, check, render, tool, why, elements, concepts
 
 

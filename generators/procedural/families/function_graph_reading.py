@@ -189,7 +189,7 @@ def _ask_coef(rng: random.Random, g: Graph) -> Ask:
         ((F(g.h), F(g.k), "V"), (F(x0), F(y0), "P")),
         f"The vertex is ({g.h}, {g.k}) and the curve passes through ({x0}, {y0}); so "
         f"{y0} - ({g.k}) = a({x0} - ({g.h}))^2 gives a = {frac_text(g.a)}.",
-        ("functions_graphs.quadratic_function", "functions_graphs.parabola_vertex"),
+        ("functions_graphs.quadratic_function", "functions_graphs.vertex_form"),
     )
 
 
@@ -206,7 +206,7 @@ def _ask_far_value(rng: random.Random, g: Graph) -> Ask:
         ((F(g.h), F(g.k), "V"), (F(xp), F(yp), "P")),
         f"From the vertex ({g.h}, {g.k}) and the point ({xp}, {yp}), f(x) = {frac_text(g.a)}(x - ({g.h}))^2 + "
         f"({g.k}); so f({x0}) = {frac_text(g.f(x0))}.",
-        ("functions_graphs.quadratic_function", "functions_graphs.parabola_vertex"),
+        ("functions_graphs.vertex_form", "functions_graphs.parabola_vertex"),
     )
 
 
@@ -231,7 +231,11 @@ def _ask_intersection(rng: random.Random, g: Graph) -> Ask:
         tuple((F(t), g.f(t), "") for t in xs),
         f"The graphs cross at {_pt(xs[0], g.f(xs[0]))} and {_pt(xs[1], g.f(xs[1]))}; the {which} x-coordinate "
         f"belongs to {_pt(xv, g.f(xv))}.",
-        ("functions_graphs.function_intersection", "functions_graphs.linear_function"),
+        (
+            "functions_graphs.function_intersection",
+            "functions_graphs.solving_graphically",
+            "functions_graphs.linear_function",
+        ),
     )
 
 
@@ -418,7 +422,7 @@ def make(rng: random.Random, difficulty: int) -> Draft:
         check_code=check_code,
         solution=solution,
         elements=tuple(elements),
-        tools=("tool.point_and_label", "tool.coordinate_readout"),
+        tools=("tool.point_label", "tool.coordinate_readout"),
         width=W,
         height=H,
     )

@@ -330,9 +330,9 @@ def make(rng: random.Random, difficulty: int) -> Draft:
         SolutionStep("think", f"The answer is {ans}."),
     )
     concepts = (
-        ("graph_theory.minimum_spanning_tree", "graph_theory.tree_properties")
+        ("graph_theory.minimum_spanning_tree", "graph_theory.spanning_tree", "graph_theory.weighted_graph")
         if kind == "mst"
-        else ("graph_theory.shortest_path", "graph_theory.adjacency")
+        else ("graph_theory.shortest_path", "graph_theory.weighted_graph")
     )
     return Draft(
         family=FAMILY,

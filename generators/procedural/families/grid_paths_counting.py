@@ -261,7 +261,7 @@ def make(rng: random.Random, difficulty: int) -> Draft:
     elements += [NamedElement(f"closed {k + 1}", "point", *g.px(c)) for k, c in enumerate(g.closed)]
     concepts = ("counting.grid_paths", "counting.combinations", "counting.lattice_path_counting")
     if g.closed or g.missing:
-        concepts += ("counting.inclusion_exclusion",)
+        concepts += ("counting.blocked_paths",)
     return Draft(
         family=FAMILY,
         concepts=concepts,
@@ -275,7 +275,7 @@ def make(rng: random.Random, difficulty: int) -> Draft:
         check_code="from itertools import combinations\n" + check_head + CHECK_BODY,
         solution=solution,
         elements=tuple(elements),
-        tools=("tool.highlight", "tool.point_and_label"),
+        tools=("tool.highlight", "tool.point_label"),
         width=W,
         height=H,
     )

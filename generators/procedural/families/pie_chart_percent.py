@@ -340,7 +340,9 @@ def make(rng: random.Random, difficulty: int) -> Draft:
     )
     return Draft(
         family=FAMILY,
-        concepts=("statistics_charts.pie_chart_percent", "plane_geometry.sector_area"),
+        concepts=("statistics_charts.pie_chart_percent", "statistics_charts.pie_chart_angles")
+        if kind == "angle"
+        else ("statistics_charts.pie_chart_percent", "statistics_charts.percent"),
         domain="statistics_charts",
         difficulty=difficulty,
         question=question,

@@ -417,7 +417,8 @@ def _dice_parts(rng: random.Random, difficulty: int) -> Parts:
         _dice_tool(d, fav),
         tuple(elements),
         (DICE_W, DICE_H),
-        ("probability.dice_probability", "probability.classical_probability"),
+        ("probability.dice_probability", "probability.sample_space")
+        + (("probability.sum_of_two_dice",) if d.op == "+" else ("probability.classical_probability",)),
     )
 
 
