@@ -43,10 +43,12 @@ def init_ray(cfg: FlywheelConfig) -> bool:
     return True
 
 
-def _family_counts(data: Path) -> Counter:
+def _family_counts(data: Path, before_round: int) -> Counter:
+    """Accepted problems per family in earlier rounds only: a resumed round must plan what it planned first."""
     from storage.shards import read_table
 
-    return Counter(read_table(data, columns=["family"]).column("family").to_pylist())
+    table = read_table(data, columns=["family", "round"]).to_pydict()
+    return Counter(f for f, r in zip(table["family"], table["round"], strict=True) if r < before_round)
 
 
 def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
@@ -75,7 +77,7 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
             if round_no in complete:
                 log.info("round %d already complete, skipped", round_no)
                 continue
-            summary = run_round(ctx, round_no, _family_counts(data))
+            summary = run_round(ctx, round_no, _family_counts(data, round_no))
             summaries.append(summary)
             if on_round:
                 on_round(round_no, summary)

@@ -97,31 +97,33 @@ def _drain(fds: dict[int, _Capture], limit_s: float = 2.0) -> None:
             cap.feed(chunk)
 
 
-def _kill_everything(pid: int) -> None:
-    """As PID 1 of the job's namespace, kill(-1) reaches every process of the job and nothing else.
+def _kill_and_reap(pid: int) -> int:
+    """Kill every process of the job and reap them all; returns the job's wait status.
 
-    Without a PID namespace (degraded isolation) kill(-1) would hit the whole host, so only the job's
-    session is killed there.
+    As PID 1 of the job's namespace, kill(-1) reaches every process of the job and nothing else, and every
+    orphan is our child, so "no children left" means "no process of the job left". A fork bomb can create a
+    child after one kill(-1) went by, hence the loop. Without a PID namespace (degraded isolation) kill(-1)
+    would hit the whole host, so only the job's process group is killed there.
     """
-    if os.getpid() == 1:
-        os.kill(-1, signal.SIGKILL)
-    else:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def _reap_all(pid: int) -> int:
-    """Wait for the job and for every orphan the namespace handed to us. Returns the job's wait status."""
-    _, status = os.waitpid(pid, 0)
+    status = None
     while True:
         try:
-            if os.waitpid(-1, 0)[0] == 0:
+            if os.getpid() == 1:
+                os.kill(-1, signal.SIGKILL)
+            else:
+                os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        while True:
+            try:
+                child, st = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return status if status is not None else 0
+            if child == 0:
                 break
-        except ChildProcessError:
-            break
-    return status
+            if child == pid:
+                status = st
+        time.sleep(0.001)
 
 
 def collect_images(job_dir: str, job: SandboxJob, limits: SandboxLimits) -> tuple[SandboxImage, ...]:
@@ -198,8 +200,7 @@ def supervise(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: str) -
     out, err, rep = _Capture(limits.output_bytes), _Capture(limits.output_bytes), _Capture(REPORT_CAP)
     fds = {pipes[0][0]: out, pipes[1][0]: err, pipes[2][0]: rep}
     timed_out = _watch(pid, fds, t0 + limits.wall_s)
-    _kill_everything(pid)
-    wait_status = _reap_all(pid)
+    wait_status = _kill_and_reap(pid)
     wall = time.monotonic() - t0
     _drain(fds)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -7,6 +7,7 @@ restore our own PID namespace for the next fork, wait for the supervisor's resul
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 import signal
@@ -96,10 +97,10 @@ def _run_one(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: str, is
         if select.select([r_fd], [], [], limits.wall_s + SUPERVISOR_GRACE_S)[0]:
             result = protocol.read_frame(r_fd)
     finally:
+        os.close(r_fd)
         if result is None:  # a stuck supervisor: killing it (PID 1) takes its whole namespace down
             os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(r_fd)
+            os.waitpid(pid, 0)
     if result is None:
         result = SandboxResult("killed", error=SandboxError("SupervisorDied", "the job supervisor did not report"))
     return result
@@ -127,12 +128,26 @@ def main() -> None:
         own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         jail.build_worker_root(job_base)
     protocol.write_frame(proto_out, {"ready": True, "pid": os.getpid(), "warm_s": time.monotonic() - t0})
+    gc.freeze()  # keep the warm heap out of the collector: fewer copy-on-write faults in every forked job
     while True:
         msg = protocol.read_frame(proto_in)
         if msg is None:
             return
         job, limits = msg
         protocol.write_frame(proto_out, _run_one(job, limits, uid, job_base, isolated, own_pidns))
+        _reap_finished()
+
+
+def _reap_finished() -> None:
+    """Reap supervisors that already reported. Their exit (tearing down the job's namespaces) takes a few
+    milliseconds of kernel work that the caller need not wait for."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 if __name__ == "__main__":
