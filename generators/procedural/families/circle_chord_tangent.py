@@ -387,13 +387,9 @@ def _distance(rng: random.Random) -> Draft:
     )
 
 
-def _contact(rng: random.Random) -> Draft:
-    """Two tangents from P touch at A and B; AB = 2 * AM, AM the altitude of right triangle OAP."""
-    while True:
-        r, op = rng.randint(3, 10), rng.randint(5, 20)
-        if 1.3 < op / r < 3.2:
-            break
-    phi, alpha = rng.uniform(0, 2 * math.pi), math.acos(r / op)
+def _contact_figure(r: int, op: int, phi: float):
+    """Circle, tangents PA and PB (drawn past A and B), dashed OP, chord AB; also M and a spot for its label."""
+    alpha = math.acos(r / op)
     p, a, b, q = _polar(op, phi), _polar(r, phi + alpha), _polar(r, phi - alpha), _polar(r, phi + math.pi)
     m = _polar(r * r / op, phi)
     ext = [(x[0] + 0.3 * (x[0] - p[0]), x[1] + 0.3 * (x[1] - p[1])) for x in (a, b)]
@@ -412,6 +408,17 @@ def _contact(rng: random.Random) -> Draft:
     code += dg.dot(po, size=5) + dg.text(frame.px(_polar(0.22 * r, phi + 0.75 * math.pi)), "O")
     for name, x in (("P", pp), ("A", pa), ("B", pb)):
         code += dg.dot(x, size=5) + dg.text(dg.away(x, po, 18), name)
+    m_label = frame.px(_polar(r * r / op + 0.12 * r, phi - 0.25))  # just past M, on B's side of OP
+    return code, (po, pp, pa, pb, pm, m_label)
+
+
+def _contact(rng: random.Random) -> Draft:
+    """Two tangents from P touch at A and B; AB = 2 * AM, AM the altitude of right triangle OAP."""
+    while True:
+        r, op = rng.randint(3, 10), rng.randint(5, 20)
+        if 1.3 < op / r < 3.2:
+            break
+    code, (po, pp, pa, pb, pm, m_pos) = _contact_figure(r, op, rng.uniform(0, 2 * math.pi))
     value_sq = Fraction(4 * r * r * (op * op - r * r), op * op)
     answer = sqrt_str(value_sq)
     question = rng.choice(CONTACT_Q).format(r=r, op=op, fmt=FMT["fraction"])
@@ -431,7 +438,6 @@ def _contact(rng: random.Random) -> Draft:
     tool = _radius_tool(po, pa, pp) + dg.segment(po, pb, dg.TOOL_COLOR, 2.5, "-", 4)
     tool += dg.right_angle(pb, po, pp, size=14, color=dg.TOOL_COLOR, lw=2)
     tool += dg.right_angle(pm, pp, pa, size=11, color=dg.TOOL_COLOR, lw=2)
-    m_pos = frame.px(_polar(r * r / op + 0.12 * r, phi - 0.25))
     tool += dg.dot(pm, dg.TOOL_COLOR, 5) + dg.text(m_pos, "M", color=dg.TOOL_COLOR)
     pa_sq = Fraction(op * op - r * r)
     solution = (

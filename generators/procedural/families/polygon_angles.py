@@ -291,17 +291,9 @@ def _options(rng: random.Random, best: int, angles: list[int], x: int, pairs, n:
     return options
 
 
-def _in_terms_of_x(rng: random.Random, angles: list[int], verts) -> Draft:
-    n, letters, pix = len(angles), LETTERS[: len(angles)], _layout(verts)
-    x, pairs = _expressions(rng, angles)
-    texts = {i: _expr_text(c, d) for i, (c, d) in enumerate(pairs)}
-    render = _outline(pix, letters) + _angle_marks(pix, texts, angles)
-    best = max(angles)
-    options = _options(rng, best, angles, x, pairs, n)
-    letter = "ABCD"[options.index(best)]
-    table = dict(zip("ABCD", options, strict=True))
-    opts_text = "  ".join(f"({k}) {v}°" for k, v in table.items())
-    question = rng.choice(CHOICE_Q).format(poly=POLY[n], poly_cap=POLY[n].capitalize(), name=letters, options=opts_text)
+def _choice_codes(pairs, verts, table: dict[str, int]) -> tuple[str, str]:
+    """sympy solves the angle-sum equation for x; numpy measures the drawn polygon. Both pick a letter."""
+    n = len(pairs)
     answer_code = (
         "from sympy import Eq, solve, symbols\n"
         "x = symbols('x')\n"
@@ -321,6 +313,21 @@ def _in_terms_of_x(rng: random.Random, angles: list[int], verts) -> Draft:
         f"options = {table!r}\n"
         "print(min(options, key=lambda k: abs(options[k] - max(angles))))\n"
     )
+    return answer_code, check_code
+
+
+def _in_terms_of_x(rng: random.Random, angles: list[int], verts) -> Draft:
+    n, letters, pix = len(angles), LETTERS[: len(angles)], _layout(verts)
+    x, pairs = _expressions(rng, angles)
+    texts = {i: _expr_text(c, d) for i, (c, d) in enumerate(pairs)}
+    render = _outline(pix, letters) + _angle_marks(pix, texts, angles)
+    best = max(angles)
+    options = _options(rng, best, angles, x, pairs, n)
+    letter = "ABCD"[options.index(best)]
+    table = dict(zip("ABCD", options, strict=True))
+    opts_text = "  ".join(f"({k}) {v}°" for k, v in table.items())
+    question = rng.choice(CHOICE_Q).format(poly=POLY[n], poly_cap=POLY[n].capitalize(), name=letters, options=opts_text)
+    answer_code, check_code = _choice_codes(pairs, verts, table)
     k = angles.index(best)
     sum_c, sum_d = sum(c for c, _ in pairs), sum(d for _, d in pairs)
     push = 3.5 * len(texts[k]) + 8  # the new value goes just beyond the expression already written there

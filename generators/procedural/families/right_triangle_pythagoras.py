@@ -216,19 +216,9 @@ def _solution(side_name, given: Given, unknown: str, square: Fraction, fmt: str,
     )
 
 
-def _composite(rng: random.Random) -> Draft:
-    """A-D-C collinear, BD perpendicular to AC: BD from triangle ABD, then BC from triangle BDC."""
-    while True:
-        p, q, r = rng.choice(TRIPLES[:4])
-        k = rng.randint(1, 2) if r < 20 else 1
-        ad, bd, ab = (p * k, q * k, r * k) if rng.random() < 0.5 else (q * k, p * k, r * k)
-        dc = rng.randint(2, 15)
-        square = Fraction(bd * bd + dc * dc)
-        if sqrt_parts(square)[1] != 1 and 0.25 < dc / bd < 3 and 0.25 < ad / bd < 3:
-            break
-    a, b, c, d = rng.choice((("A", "B", "C", "D"), ("P", "Q", "R", "S"), ("K", "L", "M", "N")))
-    u = rng.choice(UNITS)
-    s = rng.choice([1, -1])  # mirror left-right
+def _composite_figure(names, ad: int, bd: int, ab: int, dc: int, u: str, s: int):
+    """Triangle ABC with the foot D of the altitude from B on AC; s = -1 mirrors it left to right."""
+    a, b, c, d = names
     math_pts = [(0, 0), (s * ad, bd), (s * (ad + dc), 0), (s * ad, 0)]
     frame = dg.fit_frame(math_pts, (80, 90, W - 80, H - 80))
     pa, pb, pc, pd = (frame.px(pt) for pt in math_pts)
@@ -240,11 +230,12 @@ def _composite(rng: random.Random) -> Draft:
         render += dg.text(((p1[0] + p2[0]) / 2, p1[1] + 20), text, size=dg.VALUE_PT, box=True)
     labels = ((a, pa, (-18, 8)), (b, pb, (0, -20)), (c, pc, (18, 8)), (d, pd, (0, 38)))
     for name, pt, off in labels:
-        off = (off[0] * s, off[1])
-        render += dg.dot(pt, size=5) + dg.text((pt[0] + off[0], pt[1] + off[1]), name)
-    question = rng.choice(COMPOSITE_QUESTIONS).format(
-        a=a, b=b, c=c, d=d, ab=ab, ad=ad, dc=dc, u=u, fmt=FORMATS["radical"]
-    )
+        render += dg.dot(pt, size=5) + dg.text((pt[0] + off[0] * s, pt[1] + off[1]), name)
+    return render, labels
+
+
+def _composite_codes(ad: int, ab: int, dc: int) -> tuple[str, str]:
+    """sympy solves for the shared leg, then measures; numpy goes through the angle at A."""
     answer_code = (
         "from sympy import Point, solve, symbols\n"
         "x = symbols('x', positive=True)\n"
@@ -257,6 +248,27 @@ def _composite(rng: random.Random) -> Draft:
         f"B = {ab} * np.array([np.cos(angle_a), np.sin(angle_a)])\n"
         f"print(float(np.linalg.norm(B - np.array([{ad + dc}.0, 0.0]))))\n"
     )
+    return answer_code, check_code
+
+
+def _composite(rng: random.Random) -> Draft:
+    """A-D-C collinear, BD perpendicular to AC: BD from triangle ABD, then BC from triangle BDC."""
+    while True:
+        p, q, r = rng.choice(TRIPLES[:4])
+        k = rng.randint(1, 2) if r < 20 else 1
+        ad, bd, ab = (p * k, q * k, r * k) if rng.random() < 0.5 else (q * k, p * k, r * k)
+        dc = rng.randint(2, 15)
+        square = Fraction(bd * bd + dc * dc)
+        if sqrt_parts(square)[1] != 1 and 0.25 < dc / bd < 3 and 0.25 < ad / bd < 3:
+            break
+    a, b, c, d = rng.choice((("A", "B", "C", "D"), ("P", "Q", "R", "S"), ("K", "L", "M", "N")))
+    u = rng.choice(UNITS)
+    render, labels = _composite_figure((a, b, c, d), ad, bd, ab, dc, u, rng.choice([1, -1]))
+    pa, pb, pc, pd = (pt for _, pt, _ in labels)
+    question = rng.choice(COMPOSITE_QUESTIONS).format(
+        a=a, b=b, c=c, d=d, ab=ab, ad=ad, dc=dc, u=u, fmt=FORMATS["radical"]
+    )
+    answer_code, check_code = _composite_codes(ad, ab, dc)
     first = tool_canvas_code(W, H) + dg.shade([pa, pb, pd], color=dg.ACCENT) + _mark_code(pd, pa, pb)
     second = tool_canvas_code(W, H) + dg.shade([pb, pd, pc]) + _mark_code(pd, pc, pb)
     solution = (

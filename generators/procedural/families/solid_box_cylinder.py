@@ -91,22 +91,17 @@ def _cuboid_render(pts, w: int, d: int, h: int, u: str) -> str:
         code += dg.segment(e, q, lw=1.5, ls="--", color="#444444")
     centre = ((a[0] + g[0]) / 2, (a[1] + g[1]) / 2)
     for name, p in zip("ABCDEFGH", pts, strict=True):
-        code += dg.text(dg.away(p, centre, 16), name, size=13)
+        # F sits right of its corner: the depth label takes the space below-right of edge BF
+        pos = (p[0] + 16, p[1]) if name == "F" else dg.away(p, centre, 16)
+        code += dg.text(pos, name, size=13)
     code += dg.text(((a[0] + b[0]) / 2, a[1] + 22), f"{w} {u}", dg.VALUE_PT, box=True)
     code += dg.text((a[0] - 12 - 4.3 * len(f"{h} {u}"), (a[1] + dd[1]) / 2), f"{h} {u}", dg.VALUE_PT, box=True)
-    code += dg.text(
-        ((b[0] + f[0]) / 2 + 16 + 4.3 * len(f"{d} {u}"), (b[1] + f[1]) / 2 + 6), f"{d} {u}", dg.VALUE_PT, box=True
-    )
+    code += dg.text(dg.side_label_pos(b, f, centre, 8, f"{d} {u}"), f"{d} {u}", dg.VALUE_PT, box=True)
     return code
 
 
-def _cuboid(rng: random.Random, difficulty: int, ask: str) -> Draft:
-    while True:
-        w, d, h = rng.randint(3, 12), rng.randint(2, 10), rng.randint(2, 10)
-        if len({w, d, h}) == 3:  # distinct sizes, so each label clearly belongs to one edge
-            break
-    u = rng.choice(UNITS)
-    pts = _cuboid_points(w, d, h)
+def _cuboid_codes(w: int, d: int, h: int, ask: str) -> tuple[Fraction, str, str]:
+    """The asked value, sympy code from edge vectors or 3-D points, numpy code from the formula."""
     edges = f"Matrix([{w}, 0, 0]), Matrix([0, {d}, 0]), Matrix([0, 0, {h}])"
     if ask == "volume":
         value = Fraction(w * d * h)
@@ -116,12 +111,10 @@ def _cuboid(rng: random.Random, difficulty: int, ask: str) -> Draft:
         )
         check_code = f"import numpy as np\nprint(float(np.prod([{w}, {d}, {h}])))\n"
     elif ask == "surface":
-        value, answer_code = (
-            Fraction(2 * (w * d + w * h + d * h)),
-            (
-                f"from sympy import Matrix\nu, v, t = {edges}\n"
-                "print(2 * sum(p.cross(q).norm() for p, q in ((u, v), (u, t), (v, t))))  # face areas\n"
-            ),
+        value = Fraction(2 * (w * d + w * h + d * h))
+        answer_code = (
+            f"from sympy import Matrix\nu, v, t = {edges}\n"
+            "print(2 * sum(p.cross(q).norm() for p, q in ((u, v), (u, t), (v, t))))  # face areas\n"
         )
         check_code = f"import numpy as np\nw, d, h = {w}, {d}, {h}\nprint(float(2 * (w * d + w * h + d * h)))\n"
     else:
@@ -131,6 +124,18 @@ def _cuboid(rng: random.Random, difficulty: int, ask: str) -> Draft:
             f"print(sqrt(simplify(Point3D(0, 0, 0).distance(Point3D({w}, {d}, {h}))**2)))\n"
         )
         check_code = f"import numpy as np\nprint(float(np.linalg.norm([{w}, {d}, {h}])))\n"
+    return value, answer_code, check_code
+
+
+def _cuboid(rng: random.Random, difficulty: int, ask: str) -> Draft:
+    while True:
+        w, d, h = rng.randint(3, 12), rng.randint(2, 10), rng.randint(2, 10)
+        pts = _cuboid_points(w, d, h)
+        # distinct sizes, so each label clearly belongs to one edge; a receding edge long enough to label
+        if len({w, d, h}) == 3 and math.dist(pts[1], pts[5]) >= 50:
+            break
+    u = rng.choice(UNITS)
+    value, answer_code, check_code = _cuboid_codes(w, d, h, ask)
     answer = sqrt_str(value) if ask == "diagonal" else str(value)
     kind = "expression" if ask == "diagonal" and sqrt_parts(value)[1] != 1 else "number"
     question = rng.choice(BOX_Q[ask]).format(u=u)
@@ -246,23 +251,9 @@ def _round_solid(r: float, height: float, apex: bool) -> tuple[str, dict[str, dg
     return code, pts, rx, ry
 
 
-def _cylinder(rng: random.Random, ask: str) -> Draft:
-    r, height, u = rng.randint(2, 9), rng.randint(3, 15), rng.choice(UNITS)
-    code, pts, rx, ry = _round_solid(r, height, apex=False)
+def _cylinder_solution(ask: str, pts, rx: float, ry: float, r: int, height: int, u: str, answer: str):
+    """Shade the circular cross-section (volume) or the curved side (surface area), then add it up."""
     top, top_rim, left = pts["top"], pts["top_rim"], pts["top_left"]
-    code += dg.segment(top, top_rim, lw=1.8) + dg.dot(top, size=5) + dg.text((top[0], top[1] - 16), "O")
-    code += dg.text(((top[0] + top_rim[0]) / 2, top[1] + 14), f"{r} {u}", dg.VALUE_PT, box=True)
-    h_text = f"{height} {u}"
-    code += dg.text((left[0] - 14 - 4.3 * len(h_text), (left[1] + pts["left"][1]) / 2), h_text, dg.VALUE_PT, box=True)
-    if ask == "cylinder_volume":
-        value = Fraction(r * r * height)
-        answer_code = f"print(integrate(pi * {r}**2, (z, 0, {height})))  # stacked discs of area pi r^2\n"
-        check_code = f"import numpy as np\nprint(float(np.pi * {r}**2 * {height}))\n"
-    else:
-        value = Fraction(2 * r * (r + height))
-        answer_code = f"print(2 * pi * {r}**2 + integrate(2 * pi * {r}, (z, 0, {height})))  # ends + rolled side\n"
-        check_code = f"import numpy as np\nr, h = {r}, {height}\nprint(float(2 * np.pi * r * r + 2 * np.pi * r * h))\n"
-    answer = pi_str(value)
     tool = tool_canvas_code(W, H)
     if ask == "cylinder_volume":
         tool += (
@@ -297,7 +288,28 @@ def _cylinder(rng: random.Random, ask: str) -> Draft:
             "2πr wide and h tall.",
             "Shade the curved side and label its unrolled area.",
         )
-    solution = (SolutionStep("think", steps[0]), SolutionStep("code", steps[1], tool), SolutionStep("think", work))
+    return (SolutionStep("think", steps[0]), SolutionStep("code", steps[1], tool), SolutionStep("think", work))
+
+
+def _cylinder(rng: random.Random, ask: str) -> Draft:
+    r, height, u = rng.randint(2, 9), rng.randint(3, 15), rng.choice(UNITS)
+    code, pts, rx, ry = _round_solid(r, height, apex=False)
+    top, top_rim, left = pts["top"], pts["top_rim"], pts["top_left"]
+    code += dg.segment(top, top_rim, lw=1.8) + dg.dot(top, size=5) + dg.text((top[0], top[1] - 16), "O")
+    code += dg.text(((top[0] + top_rim[0]) / 2, top[1] + 14), f"{r} {u}", dg.VALUE_PT, box=True)
+    h_text = f"{height} {u}"
+    code += dg.text((left[0] - 14 - 4.3 * len(h_text), (left[1] + pts["left"][1]) / 2), h_text, dg.VALUE_PT, box=True)
+    if ask == "cylinder_volume":
+        value = Fraction(r * r * height)
+        answer_code = f"print(integrate(pi * {r}**2, (z, 0, {height})))  # stacked discs of area pi r^2\n"
+        check_code = f"import numpy as np\nprint(float(np.pi * {r}**2 * {height}))\n"
+    else:
+        value = Fraction(2 * r * (r + height))
+        answer_code = f"print(2 * pi * {r}**2 + integrate(2 * pi * {r}, (z, 0, {height})))  # ends + rolled side\n"
+        check_code = f"import numpy as np\nr, h = {r}, {height}\nprint(float(2 * np.pi * r * r + 2 * np.pi * r * h))\n"
+    answer = pi_str(value)
+    solution = _cylinder_solution(ask, pts, rx, ry, r, height, u, answer)
+
     return Draft(
         family=FAMILY,
         concepts=("solid_geometry.cylinder_volume", "plane_geometry.circle_area")
@@ -326,6 +338,18 @@ def _cylinder(rng: random.Random, ask: str) -> Draft:
 CONE_TRIPLES = ((3, 4, 5), (4, 3, 5), (5, 12, 13), (6, 8, 10), (8, 6, 10), (8, 15, 17), (9, 12, 15), (12, 9, 15))
 
 
+def _cone_figure(r: int, height: float, slant: int, u: str):
+    """The cone with its base radius and slant edge labelled; the height is left for the tool."""
+    code, pts, rx, ry = _round_solid(r, height, apex=True)
+    o, apex, rim = pts["O"], pts["top"], pts["rim"]
+    code += dg.segment(o, rim, lw=1.8) + dg.dot(o, size=5) + dg.dot(apex, size=5)
+    code += dg.text((o[0] - 14, o[1] - 4), "O") + dg.text((apex[0], apex[1] - 18), "V")
+    code += dg.text(((o[0] + rim[0]) / 2, o[1] + max(0.55 * ry, 14)), f"{r} {u}", dg.VALUE_PT, box=True)
+    slant_text = f"{slant} {u}"
+    code += dg.text(dg.side_label_pos(apex, rim, o, 12, slant_text), slant_text, dg.VALUE_PT, box=True)
+    return code, (o, apex, rim)
+
+
 def _cone(rng: random.Random) -> Draft:
     """The height is hidden: h = sqrt(l^2 - r^2) first, then V = pi r^2 h / 3."""
     if rng.random() < 0.5:
@@ -340,13 +364,7 @@ def _cone(rng: random.Random) -> Draft:
                 break
         exact = False
     u = rng.choice(UNITS)
-    code, pts, rx, ry = _round_solid(r, height, apex=True)
-    o, apex, rim = pts["O"], pts["top"], pts["rim"]
-    code += dg.segment(o, rim, lw=1.8) + dg.dot(o, size=5) + dg.dot(apex, size=5)
-    code += dg.text((o[0] - 14, o[1] - 4), "O") + dg.text((apex[0], apex[1] - 18), "V")
-    code += dg.text(((o[0] + rim[0]) / 2, o[1] + max(0.55 * ry, 14)), f"{r} {u}", dg.VALUE_PT, box=True)
-    slant_text = f"{slant} {u}"
-    code += dg.text(dg.side_label_pos(apex, rim, o, 12, slant_text), slant_text, dg.VALUE_PT, box=True)
+    code, (o, apex, rim) = _cone_figure(r, height, slant, u)
     fmt = "Give the exact value in terms of π." if exact else "Give the answer rounded to 1 decimal place."
     question = rng.choice(ROUND_Q["cone_volume"]).format(u=u, r=r, l=slant, fmt=fmt)
     out = "print(V)\n" if exact else "print(format(float(V.evalf(30)), '.1f'))\n"

@@ -116,18 +116,14 @@ def _lattice(rng: random.Random, difficulty: int) -> Draft:
         f"area = abs(Polygon(Point({a[0]}, {a[1]}), Point({bb[0]}, {bb[1]}), Point({c[0]}, {c[1]})).area)\n"
         "print(area)\n"
     )
-    check_code = (
-        f"from shapely.geometry import Polygon\nprint(float(Polygon({[tuple(v) for v in verts]}).area))\n"
-    )
+    check_code = f"from shapely.geometry import Polygon\nprint(float(Polygon({[tuple(v) for v in verts]}).area))\n"
     solution = _lattice_solution(pix, n, b, h, vertical, area)
-    return Draft(
-        family=FAMILY,
+    return _draft(
+        [(name, "vertex", p) for name, p in zip(n, pix, strict=True)],
         concepts=(
-            "plane_geometry.triangle_area",
-            "plane_geometry.altitude_of_triangle",
-            "measurement.grid_area",
+            ("plane_geometry.triangle_area", "plane_geometry.altitude_of_triangle", "measurement.grid_area")
+            + (("analytic_geometry.coordinate_plane",) if axes else ())
         ),
-        domain="plane_geometry",
         difficulty=difficulty,
         question=question,
         answer=frac_str(area),
@@ -136,19 +132,14 @@ def _lattice(rng: random.Random, difficulty: int) -> Draft:
         answer_code=answer_code,
         check_code=check_code,
         solution=solution,
-        elements=tuple(NamedElement(name, "vertex", p[0], p[1]) for name, p in zip(n, pix, strict=True)),
         tools=("tool.perpendicular", "tool.extend_segment", "tool.text_annotation"),
-        width=W,
-        height=H,
     )
 
 
 def _foot_param(apex: dg.Pt, p: dg.Pt, q: dg.Pt) -> float:
     """Where the altitude's foot falls on pq: 0 at p, 1 at q, outside [0, 1] beyond the segment."""
     f = dg.foot(apex, p, q)
-    return ((f[0] - p[0]) * (q[0] - p[0]) + (f[1] - p[1]) * (q[1] - p[1])) / (
-        (q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2
-    )
+    return ((f[0] - p[0]) * (q[0] - p[0]) + (f[1] - p[1]) * (q[1] - p[1])) / ((q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2)
 
 
 def _altitude_code(apex: dg.Pt, p: dg.Pt, q: dg.Pt, label: str) -> str:
@@ -160,11 +151,7 @@ def _altitude_code(apex: dg.Pt, p: dg.Pt, q: dg.Pt, label: str) -> str:
     far = p if abs(t) > abs(1 - t) else q  # the foot may sit on an endpoint; aim the mark at the other one
     code += dg.right_angle(f, apex, far, size=12, color=dg.TOOL_COLOR)
     pos = dg.side_label_pos(apex, f, far, 16, label)
-    return (
-        code
-        + dg.dot(f, color=dg.TOOL_COLOR, size=5)
-        + dg.text(pos, label, size=13, color=dg.TOOL_COLOR, box=True)
-    )
+    return code + dg.dot(f, color=dg.TOOL_COLOR, size=5) + dg.text(pos, label, size=13, color=dg.TOOL_COLOR, box=True)
 
 
 def _lattice_solution(pix, n, b, h, vertical, area) -> tuple[SolutionStep, ...]:
@@ -191,9 +178,7 @@ def _lattice_solution(pix, n, b, h, vertical, area) -> tuple[SolutionStep, ...]:
             "think",
             f"The altitude runs along a grid line and spans {h} squares, so h = {h}; its foot lies {where}.",
         ),
-        SolutionStep(
-            "think", f"Area = 1/2 x base x height = 1/2 x {b} x {h} = {frac_str(area)} square units."
-        ),
+        SolutionStep("think", f"Area = 1/2 x base x height = 1/2 x {b} x {h} = {frac_str(area)} square units."),
     )
 
 
@@ -201,11 +186,14 @@ def _triangle_frame(points: list[tuple[float, float]]) -> dg.Frame:
     return dg.fit_frame(points, (70, 70, W - 70, H - 80))
 
 
-def _parallel_lines(rng: random.Random) -> Draft:
-    """C slides along a line parallel to AB, so the height is the lines' distance, whatever C's position."""
-    b, h = rng.randint(5, 14), rng.randint(3, 10)
-    xc = round(rng.uniform(-0.35 * b, 1.35 * b), 1)
-    n = rng.choice(NAMES)
+def _draft(labels, **fields) -> Draft:
+    """The fields every draft of this family shares, plus one NamedElement per (name, kind, pixel)."""
+    elements = tuple(NamedElement(name, kind, p[0], p[1]) for name, kind, p in labels)
+    return Draft(family=FAMILY, domain="plane_geometry", width=W, height=H, elements=elements, **fields)
+
+
+def _parallel_figure(b: int, h: int, xc: float, n: tuple[str, str, str]):
+    """Lines l and m, their distance as a dimension arrow, and the triangle with AB on l and C on m."""
     frame = dg.fit_frame([(min(0.0, xc), 0.0), (max(float(b), xc), float(h))], (70, 80, W - 150, H - 90))
     a, bb, c = frame.px((0, 0)), frame.px((b, 0)), frame.px((xc, h))
     render = canvas_code(W, H)
@@ -221,69 +209,58 @@ def _parallel_lines(rng: random.Random) -> Draft:
     render += dg.text(((a[0] + bb[0]) / 2, a[1] + 22), f"{b} cm", size=dg.VALUE_PT, box=True)
     for name, p, off in zip(n, (a, bb, c), ((-14, 18), (14, 18), (0, -20)), strict=True):
         render += dg.dot(p) + dg.text((p[0] + off[0], p[1] + off[1]), name, box=True)
-    question = rng.choice(PARALLEL_QUESTIONS).format(a=n[0], b=n[1], c=n[2], base=b, h=h)
+    return render, (a, bb, c)
+
+
+def _parallel_lines(rng: random.Random) -> Draft:
+    """C slides along a line parallel to AB, so the height is the lines' distance, whatever C's position."""
+    b, h = rng.randint(5, 14), rng.randint(3, 10)
+    xc = round(rng.uniform(-0.35 * b, 1.35 * b), 1)
+    n = rng.choice(NAMES)
+    render, (a, bb, c) = _parallel_figure(b, h, xc, n)
     area = Fraction(b * h, 2)
     answer_code = (
         "from sympy import Point, Polygon, Rational\n"
         f"area = abs(Polygon(Point(0, 0), Point({b}, 0), Point(Rational('{xc}'), {h})).area)\n"
         "print(area if area.q == 1 else format(float(area), '.1f'))\n"
     )
-    check_code = (
-        f"from shapely.geometry import Polygon\nprint(Polygon([(0, 0), ({b}, 0), ({xc}, {h})]).area)\n"
-    )
+    check_code = f"from shapely.geometry import Polygon\nprint(Polygon([(0, 0), ({b}, 0), ({xc}, {h})]).area)\n"
     f = dg.foot(c, a, bb)
+    tool = tool_canvas_code(W, H) + _altitude_code(c, (f[0] - 40, f[1]), (f[0] + 40, f[1]), f"{h} cm")
     solution = (
         SolutionStep(
             "think",
-            f"Take {n[0]}{n[1]} = {b} cm as the base. The height is the perpendicular distance "
-            f"from {n[2]} to line ℓ, which is the same everywhere along m because ℓ ∥ m.",
+            f"Take {n[0]}{n[1]} = {b} cm as the base. The height is the perpendicular "
+            f"distance from {n[2]} to line ℓ, which is the same everywhere along m because ℓ ∥ m.",
         ),
-        SolutionStep(
-            "code",
-            f"Drop the perpendicular from {n[2]} to line ℓ.",
-            tool_canvas_code(W, H) + _altitude_code(c, (f[0] - 40, f[1]), (f[0] + 40, f[1]), f"{h} cm"),
-        ),
+        SolutionStep("code", f"Drop the perpendicular from {n[2]} to line ℓ.", tool),
         SolutionStep(
             "think",
-            f"The perpendicular is exactly the gap between the parallel lines, so the height is "
-            f"{h} cm. Area = 1/2 x {b} x {h} = {decimal_str(area)} cm².",
+            f"The perpendicular is exactly the gap between the parallel lines, so the height "
+            f"is {h} cm. Area = 1/2 x {b} x {h} = {decimal_str(area)} cm².",
         ),
     )
-    return Draft(
-        family=FAMILY,
+    return _draft(
+        [(name, "vertex", p) for name, p in zip(n, (a, bb, c), strict=True)],
         concepts=(
             "plane_geometry.triangle_area",
             "plane_geometry.altitude_of_triangle",
             "plane_geometry.parallel_lines_transversal",
         ),
-        domain="plane_geometry",
         difficulty=3,
-        question=question,
+        question=rng.choice(PARALLEL_QUESTIONS).format(a=n[0], b=n[1], c=n[2], base=b, h=h),
         answer=decimal_str(area),
         answer_kind="number",
         render_code=render,
         answer_code=answer_code,
         check_code=check_code,
         solution=solution,
-        elements=tuple(
-            NamedElement(name, "vertex", p[0], p[1]) for name, p in zip(n, (a, bb, c), strict=True)
-        ),
         tools=("tool.perpendicular", "tool.angle_mark", "tool.text_annotation"),
-        width=W,
-        height=H,
     )
 
 
-def _second_altitude(rng: random.Random) -> Draft:
-    """Area two ways: AB*CD/2 = BC*h_A/2, so the altitude to BC is AB*CD/BC."""
-    d, h, a_len = rng.choice(TRIPLES)
-    if rng.random() < 0.6:  # the foot H lies between A and B, at least 2 from A
-        c_len = rng.randint(d + 2, d + 12)
-        foot_x = c_len - d
-    else:  # H lies beyond B: the angle at B is obtuse
-        c_len = rng.randint(4, 16)
-        foot_x = c_len + d
-    n = rng.choice(NAMES[:2])
+def _second_figure(c_len: int, h: int, a_len: int, foot_x: int, n: tuple[str, str, str]):
+    """Triangle ABC with the altitude CH to line AB drawn, AB, BC and CH labelled."""
     # The tool's foot on line BC may fall outside the triangle; keep it on the canvas too.
     f_math = dg.foot((0.0, 0.0), (c_len, 0.0), (foot_x, h))
     frame = _triangle_frame([(0, 0), (c_len, 0), (foot_x, h), f_math])
@@ -292,24 +269,32 @@ def _second_altitude(rng: random.Random) -> Draft:
     if foot_x > c_len:
         render += dg.segment(b, dd, lw=1.5, ls="--")
     render += dg.segment(c, dd, lw=1.5, ls="--") + dg.right_angle(dd, c, a, size=12)
-    centre = ((a[0] + b[0] + c[0]) / 3, (a[1] + b[1] + c[1]) / 3)
     render += dg.dimension(a, b, c, 44, f"{c_len} cm")
-    render += dg.text(
-        dg.side_label_pos(b, c, a, 14, f"{a_len} cm"), f"{a_len} cm", size=dg.VALUE_PT, box=True
-    )
+    render += dg.text(dg.side_label_pos(b, c, a, 14, f"{a_len} cm"), f"{a_len} cm", size=dg.VALUE_PT, box=True)
     h_pos = dg.side_label_pos(c, dd, b if foot_x < c_len else a, 12, f"{h} cm")
     render += dg.text(h_pos, f"{h} cm", size=dg.VALUE_PT, box=True)
-    labels = list(zip((*n, "H"), (a, b, c, dd), strict=True))
-    for name, p in labels:
+    centre = ((a[0] + b[0] + c[0]) / 3, (a[1] + b[1] + c[1]) / 3)
+    labels = [(name, "vertex", p) for name, p in zip(n, (a, b, c), strict=True)] + [("H", "point", dd)]
+    for name, _, p in labels:
         pos = (p[0], p[1] + 20) if name == "H" else dg.away(p, centre, 20)
         render += dg.dot(p, size=5) + dg.text(pos, name, box=True)
-    question = rng.choice(SECOND_QUESTIONS).format(
-        t="".join(n), a=n[0], b=n[1], c=n[2], h=h, ab=c_len, bc=a_len
-    )
-    alt = Fraction(c_len * h, a_len)
+    return render, labels
+
+
+def _second_altitude(rng: random.Random) -> Draft:
+    """Area two ways: AB*CH/2 = BC*h_A/2, so the altitude to BC is AB*CH/BC."""
+    d, h, a_len = rng.choice(TRIPLES)
+    if rng.random() < 0.6:  # the foot H lies between A and B, at least 2 from A
+        c_len = rng.randint(d + 2, d + 12)
+        foot_x = c_len - d
+    else:  # H lies beyond B: the angle at B is obtuse
+        c_len = rng.randint(4, 16)
+        foot_x = c_len + d
+    n = rng.choice(NAMES[:2])
+    render, labels = _second_figure(c_len, h, a_len, foot_x, n)
+    alt, area = Fraction(c_len * h, a_len), Fraction(c_len * h, 2)
     answer_code = (
-        "from sympy import Line, Point\n"
-        f"print(Line(Point({c_len}, 0), Point({foot_x}, {h})).distance(Point(0, 0)))\n"
+        f"from sympy import Line, Point\nprint(Line(Point({c_len}, 0), Point({foot_x}, {h})).distance(Point(0, 0)))\n"
     )
     check_code = (
         "import numpy as np\n"
@@ -317,7 +302,7 @@ def _second_altitude(rng: random.Random) -> Draft:
         "u, v = C - B, A - B\n"
         "print(abs(u[0] * v[1] - u[1] * v[0]) / np.linalg.norm(u))\n"
     )
-    area = Fraction(c_len * h, 2)
+    a, b, c = (p for _, _, p in labels[:3])
     solution = (
         SolutionStep(
             "think",
@@ -335,10 +320,10 @@ def _second_altitude(rng: random.Random) -> Draft:
             f"{frac_str(area)} / {a_len} = {frac_str(alt)} cm.",
         ),
     )
-    return Draft(
-        family=FAMILY,
+    question = rng.choice(SECOND_QUESTIONS).format(t="".join(n), a=n[0], b=n[1], c=n[2], h=h, ab=c_len, bc=a_len)
+    return _draft(
+        labels,
         concepts=("plane_geometry.triangle_area", "plane_geometry.altitude_of_triangle"),
-        domain="plane_geometry",
         difficulty=5,
         question=question,
         answer=frac_str(alt),
@@ -347,10 +332,5 @@ def _second_altitude(rng: random.Random) -> Draft:
         answer_code=answer_code,
         check_code=check_code,
         solution=solution,
-        elements=tuple(
-            NamedElement(name, "vertex" if name != "H" else "point", p[0], p[1]) for name, p in labels
-        ),
         tools=("tool.perpendicular", "tool.extend_segment", "tool.angle_mark"),
-        width=W,
-        height=H,
     )
