@@ -176,8 +176,8 @@ def _clock(rng: random.Random, difficulty: int) -> Part:
 
 
 # ---------------------------------------------------------------- ruler
-RW, RH = 760, 360
-R0, PX_MM, RULER_TOP = 40, 5.2, 230  # x of the 0 mark, pixels per millimetre, top edge of the ruler
+RW, RH = 760, 420
+R0, PX_MM, RULER_TOP = 40, 5.2, 280  # x of the 0 mark, pixels per millimetre, top edge of the ruler
 
 RULER_BODY = """
 ax.add_patch(plt.Rectangle((X0 - 20, TOP), PX * 10 * CM + 40, 78, facecolor='#f7e7a6', edgecolor='black', lw=1.5))
@@ -218,7 +218,7 @@ def _ruler(rng: random.Random, difficulty: int) -> Part:
     objs = []
     for k, (name, colour) in enumerate((("pencil", "#8ecae6"), ("nail", "#cfcfcf"))[:n_obj]):
         a, b = _span(rng, difficulty, cm)
-        objs.append((name, a, b, 180 - 64 * k if n_obj == 2 else 170, colour))
+        objs.append((name, a, b, 224 - 64 * k if n_obj == 2 else 210, colour))
     if n_obj == 2 and objs[0][2] - objs[0][1] == objs[1][2] - objs[1][1]:
         return _ruler(rng, difficulty)
     (n1, a1, b1, _, _) = objs[0]

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction as F
 
+import numpy as np
+
 from flywheel.records import NamedElement, SolutionStep
 from generators.procedural.base import Draft, canvas_code, tool_canvas_code
 from generators.procedural.draw_other import frac_text
@@ -302,18 +304,18 @@ for (c2, c1, c0), color, (lx, ly, text, ha) in zip(curves, ['#1f5fbf', '#c0392b'
 """
 
 
-def _samples(fns: list[Callable[[float], float]]) -> list[tuple[float, float]]:
-    """Dense pixel samples of every curve inside the window (what a tag must not cover)."""
+def _samples(fns: list[Callable[[float], float]]) -> np.ndarray:
+    """Dense pixel samples of every curve inside the window (what a tag must not cover), shape (n, 2)."""
+    xs = np.linspace(-SPAN, SPAN, SPAN * 80 + 1)
     pts = []
     for fn in fns:
-        for i in range(-SPAN * 40, SPAN * 40 + 1):
-            y = fn(i / 40)
-            if abs(y) <= SPAN:
-                pts.append(px(i / 40, y))
-    return pts
+        ys = np.array([fn(x) for x in xs])
+        keep = np.abs(ys) <= SPAN
+        pts.append(np.stack([OX + UNIT * xs[keep], OY - UNIT * ys[keep]], axis=1))
+    return np.concatenate(pts)
 
 
-def _tag_spot(fn: Callable[[float], float], avoid: list[tuple[float, float]], taken: list) -> tuple:
+def _tag_spot(fn: Callable[[float], float], avoid: np.ndarray, taken: list) -> tuple:
     """Where to put a curve's 'y = f(x)' tag: beside the curve, inside the grid, off the axes, the other curves
     and tags already placed. Scores every candidate box by what it covers and keeps the emptiest."""
     lo, hi = OX - UNIT * SPAN + 4, OX + UNIT * SPAN - 4
@@ -329,7 +331,8 @@ def _tag_spot(fn: Callable[[float], float], avoid: list[tuple[float, float]], ta
             box = (x0, x1, qy - 13, qy + 13)
             if x0 < lo or x1 > hi or box[2] < lo or box[3] > hi:
                 continue
-            hits = sum(1 for u, v in avoid if x0 - 4 <= u <= x1 + 4 and box[2] - 4 <= v <= box[3] + 4)
+            u, v = avoid[:, 0], avoid[:, 1]
+            hits = int(np.count_nonzero((u >= x0 - 4) & (u <= x1 + 4) & (v >= box[2] - 4) & (v <= box[3] + 4)))
             hits += 1000 * any(_overlap(box, t) for t in taken)
             hits += 500 * (_overlap(box, (lo, hi, OY - 6, OY + 24)) or _overlap(box, (OX - 30, OX + 6, lo, hi)))
             score = (hits, -abs(qy - OY) - abs(qx - OX))
@@ -344,10 +347,11 @@ def _overlap(a: tuple, b: tuple) -> bool:
 
 def _render(g: Graph) -> str:
     a, h, k = float(g.a), g.h, g.k
-    fns = [lambda t: float(g.f(F(t)))]
+    fns = [lambda t: a * (t - h) ** 2 + k]
     curves = [(a, -2 * a * h, a * h * h + k)]
     if g.m is not None:
-        fns.append(lambda t: float(g.g(F(t))))
+        m, b = float(g.m), float(g.b)
+        fns.append(lambda t: m * t + b)
         curves.append((0.0, float(g.m), float(g.b)))
     avoid = _samples(fns)
     tags, boxes = [], []
