@@ -94,6 +94,41 @@ def _clock_time(rng: random.Random, difficulty: int) -> tuple[int, int]:
             return h, m
 
 
+def _clock_programs(h: int, m: int, later: int, kind: str) -> tuple[str, str]:
+    """sympy: exact bearings from the minutes since 12; numpy: the angle between the hands' unit vectors."""
+    sym = (
+        f"import sympy as sp\n{SYMPY_DEGREES}total = {h % 12} * 60 + {m} + {later}\n"
+        "hour = sp.Rational(total % 720, 2)\nminute = 6 * (total % 60)\n"
+        "d = sp.Mod(hour - minute, 360)\nsmall = sp.Min(d, 360 - d)\n"
+        f"print(show({'360 - small' if kind == 'reflex' else 'small'}))\n"
+    )
+    num = (
+        f"import numpy as np\nt = ({h % 12} * 60 + {m} + {later}) % 720\n"
+        "hb, mb = np.radians(t / 2), np.radians(6 * (t % 60))\n"
+        "u, v = np.array([np.sin(hb), np.cos(hb)]), np.array([np.sin(mb), np.cos(mb)])\n"
+        "a = np.degrees(np.arccos(np.clip(u @ v, -1, 1)))\n"
+        f"print(float({'360 - a' if kind == 'reflex' else 'a'}))\n"
+    )
+    return sym, num
+
+
+def _clock_tool(hour: float, minute: float) -> str:
+    """Extend both hands (and the 12 o'clock ray) to the rim and arc the angle between the hands."""
+    return tool_canvas_code(CW, CH) + (
+        f"CX, CY, R = {CX}, {CY}, {CR}\nhour, minute = {hour}, {minute}\n"
+        "for b, c in ((hour, 'red'), (minute, 'blue'), (0, 'gray')):\n"
+        "    t = np.radians(b)\n"
+        "    ax.plot([CX, CX + R * np.sin(t)], [CY, CY - R * np.cos(t)], '--', color=c, lw=2.5)\n"
+        "lo, hi = sorted((hour, minute))\n"
+        "if hi - lo > 180:\n"
+        "    lo, hi = hi, lo + 360\n"
+        "t = np.radians(np.linspace(lo, hi, 80))\n"
+        "ax.plot(CX + 60 * np.sin(t), CY - 60 * np.cos(t), color='darkorange', lw=4)\n"
+        "ax.text(CX + 10, CY + 40, f'hour hand {hour:g}°, minute hand {minute:g}° (from 12)', color='darkred',\n"
+        "        fontsize=12, ha='center', bbox=dict(facecolor='white', edgecolor='darkred'))\n"
+    )
+
+
 def _clock(rng: random.Random, difficulty: int) -> Part:
     h, m = _clock_time(rng, difficulty)
     kind = rng.choice({4: ("smaller", "reflex"), 5: ("later", "reflex")}.get(difficulty, ("smaller",)))
@@ -115,36 +150,11 @@ def _clock(rng: random.Random, difficulty: int) -> Part:
         "later": f"What will the smaller angle between the hands be {later} minutes after the time shown? ",
     }[kind]
     hour, minute = _hands(h, m)
-    sym = (
-        f"import sympy as sp\n{SYMPY_DEGREES}total = {h % 12} * 60 + {m} + {later}\n"
-        "hour = sp.Rational(total % 720, 2)\nminute = 6 * (total % 60)\n"
-        "d = sp.Mod(hour - minute, 360)\nsmall = sp.Min(d, 360 - d)\n"
-        f"print(show({'360 - small' if kind == 'reflex' else 'small'}))\n"
-    )
-    num = (
-        f"import numpy as np\nt = ({h % 12} * 60 + {m} + {later}) % 720\n"
-        "hb, mb = np.radians(t / 2), np.radians(6 * (t % 60))\n"
-        "u, v = np.array([np.sin(hb), np.cos(hb)]), np.array([np.sin(mb), np.cos(mb)])\n"
-        "a = np.degrees(np.arccos(np.clip(u @ v, -1, 1)))\n"
-        f"print(float({'360 - a' if kind == 'reflex' else 'a'}))\n"
-    )
+    sym, num = _clock_programs(h, m, later, kind)
     render = (
         canvas_code(CW, CH)
         + f"CX, CY, R = {CX}, {CY}, {CR}\nhour, minute = {float(hour)}, {float(minute)}\n"
         + CLOCK_BODY
-    )
-    tool = tool_canvas_code(CW, CH) + (
-        f"CX, CY, R = {CX}, {CY}, {CR}\nhour, minute = {float(hour)}, {float(minute)}\n"
-        "for b, c in ((hour, 'red'), (minute, 'blue'), (0, 'gray')):\n"
-        "    t = np.radians(b)\n"
-        "    ax.plot([CX, CX + R * np.sin(t)], [CY, CY - R * np.cos(t)], '--', color=c, lw=2.5)\n"
-        "lo, hi = sorted((hour, minute))\n"
-        "if hi - lo > 180:\n"
-        "    lo, hi = hi, lo + 360\n"
-        "t = np.radians(np.linspace(lo, hi, 80))\n"
-        "ax.plot(CX + 60 * np.sin(t), CY - 60 * np.cos(t), color='darkorange', lw=4)\n"
-        "ax.text(CX + 10, CY + 40, f'hour hand {hour:g}°, minute hand {minute:g}° (from 12)', color='darkred',\n"
-        "        fontsize=12, ha='center', bbox=dict(facecolor='white', edgecolor='darkred'))\n"
     )
     why = (
         f"At {h}:{m:02d} the hour hand is at 30 x {h % 12} + {m}/2 = {degrees_text(hour)} degrees and the minute hand "
@@ -165,7 +175,7 @@ def _clock(rng: random.Random, difficulty: int) -> Part:
         sym,
         num,
         render,
-        tool,
+        _clock_tool(float(hour), float(minute)),
         (f"The clock reads {h}:{m:02d}.", "Extend both hands to rays and mark the angle between them.", why),
         elements,
         (CW, CH),
@@ -211,19 +221,11 @@ def _span(rng: random.Random, difficulty: int, cm: int) -> tuple[int, int]:
             return a, b
 
 
-def _ruler(rng: random.Random, difficulty: int) -> Part:
-    """Objects lie along the ruler with dotted guides from their ends; read their lengths."""
-    cm = 13
-    n_obj = 2 if difficulty >= 4 else 1
-    objs = []
-    for k, (name, colour) in enumerate((("pencil", "#8ecae6"), ("nail", "#cfcfcf"))[:n_obj]):
-        a, b = _span(rng, difficulty, cm)
-        objs.append((name, a, b, 224 - 64 * k if n_obj == 2 else 210, colour))
-    if n_obj == 2 and objs[0][2] - objs[0][1] == objs[1][2] - objs[1][1]:
-        return _ruler(rng, difficulty)
+def _ruler_ask(objs: list[tuple], difficulty: int) -> tuple:
+    """Question, exact answer, unit, sympy and numpy expressions, and reasoning for one or two objects."""
     (n1, a1, b1, _, _) = objs[0]
     len1 = b1 - a1
-    if n_obj == 1:
+    if len(objs) == 1:
         unit = "cm" if difficulty in (1, 3) else "mm"
         q = f"What is the length of the {n1}? "
         ans = Fraction(len1, 10) if unit == "cm" else Fraction(len1)
@@ -244,6 +246,34 @@ def _ruler(rng: random.Random, difficulty: int) -> Part:
             ans = Fraction(len1 + len2, 10)
             sym_expr, num_expr = f"sp.Rational({b1} - {a1} + {b2} - {a2}, 10)", "(lengths[0] + lengths[1]) / 10"
         why = f"The {n1} measures {len1} mm and the {n2} {len2} mm."
+    return q, ans, unit, sym_expr, num_expr, why
+
+
+def _ruler_tool(objs: list[tuple], px_ends: list[tuple[float, float]]) -> str:
+    """Red lines from each object's ends down onto the scale, each with its reading."""
+    readings = [(fixed(Fraction(a, 10), 1), fixed(Fraction(b, 10), 1)) for _, a, b, _, _ in objs]
+    return tool_canvas_code(RW, RH) + (
+        f"ends = {px_ends!r}\nreadings = {readings!r}\n"
+        f"rows = {[y for *_, y, _ in objs]!r}\n"
+        "for (xa, xb), (ra, rb), y in zip(ends, readings, rows):\n"
+        "    for x, r in ((xa, ra), (xb, rb)):\n"
+        f"        ax.plot([x, x], [y - 20, {RULER_TOP + 30}], color='red', lw=2)\n"
+        "        ax.text(x, y - 24, r + ' cm', color='red', fontsize=12, ha='center', va='bottom',\n"
+        "                bbox=dict(facecolor='white', edgecolor='red', pad=1.5))\n"
+    )
+
+
+def _ruler(rng: random.Random, difficulty: int) -> Part:
+    """Objects lie along the ruler with dotted guides from their ends; read their lengths."""
+    cm = 13
+    n_obj = 2 if difficulty >= 4 else 1
+    objs = []
+    for k, (name, colour) in enumerate((("pencil", "#8ecae6"), ("nail", "#cfcfcf"))[:n_obj]):
+        a, b = _span(rng, difficulty, cm)
+        objs.append((name, a, b, 224 - 64 * k if n_obj == 2 else 210, colour))
+    if n_obj == 2 and objs[0][2] - objs[0][1] == objs[1][2] - objs[1][1]:
+        return _ruler(rng, difficulty)
+    q, ans, unit, sym_expr, num_expr, why = _ruler_ask(objs, difficulty)
     fmt = "a whole number" if unit == "mm" or difficulty == 1 else "a decimal with 1 decimal place"
     places = 1 if unit == "cm" and difficulty > 1 else 0
     answer = fixed(ans, places)
@@ -257,16 +287,6 @@ def _ruler(rng: random.Random, difficulty: int) -> Part:
         f"X0, PX, TOP, CM = {R0}, {PX_MM}, {RULER_TOP}, {cm}\n"
         f"objects = {[(n, a, b, y, c) for n, a, b, y, c in objs]!r}\n" + RULER_BODY
     )
-    readings = [(fixed(Fraction(a, 10), 1), fixed(Fraction(b, 10), 1)) for _, a, b, _, _ in objs]
-    tool = tool_canvas_code(RW, RH) + (
-        f"ends = {px_ends!r}\nreadings = {readings!r}\n"
-        f"rows = {[y for *_, y, _ in objs]!r}\n"
-        "for (xa, xb), (ra, rb), y in zip(ends, readings, rows):\n"
-        f"    for x, r in ((xa, ra), (xb, rb)):\n"
-        f"        ax.plot([x, x], [y - 20, {RULER_TOP + 30}], color='red', lw=2)\n"
-        "        ax.text(x, y - 24, r + ' cm', color='red', fontsize=12, ha='center', va='bottom',\n"
-        "                bbox=dict(facecolor='white', edgecolor='red', pad=1.5))\n"
-    )
     elements = []
     for name, a, b, y, _ in objs:
         elements += [
@@ -279,7 +299,7 @@ def _ruler(rng: random.Random, difficulty: int) -> Part:
         sym,
         num,
         render,
-        tool,
+        _ruler_tool(objs, px_ends),
         (
             "Each small mark on the ruler is 1 mm and each numbered mark is 1 cm.",
             "Drop lines from the ends of each object onto the scale and read them.",
@@ -324,6 +344,20 @@ def _ray_end(d: float, r: float) -> tuple[float, float]:
     return round(PX + r * math.cos(math.radians(d)), 2), round(PY - r * math.sin(math.radians(d)), 2)
 
 
+def _protractor_tool(rays: list[tuple[str, int]], lo: int, hi: int) -> str:
+    """Arc angle AOB, ring where each ray meets the scale and write its reading."""
+    return tool_canvas_code(PW, PH) + (
+        f"CX, CY, R = {PX}, {PY}, {PR}\nrays = {rays!r}\n"
+        f"t = np.radians(np.linspace({lo}, {hi}, 80))\n"
+        "ax.plot(CX + 70 * np.cos(t), CY - 70 * np.sin(t), color='darkorange', lw=4)\n"
+        "for name, d in rays:\n"
+        "    c, s = np.cos(np.radians(d)), np.sin(np.radians(d))\n"
+        "    ax.plot(CX + R * c, CY - R * s, 'o', ms=12, mfc='none', mec='red', mew=2.5)\n"
+        "    ax.text(CX + 150 * c, CY - 150 * s, f'{name}: {d}', color='red', fontsize=12, ha='center',\n"
+        "            bbox=dict(facecolor='white', edgecolor='red'))\n"
+    )
+
+
 def _protractor(rng: random.Random, difficulty: int) -> Part:
     """Rays from the centre O cross the scale; read angle AOB (or, at level 5, an angle to a bisector)."""
     step = {1: 10, 2: 5}.get(difficulty, 1)
@@ -357,17 +391,6 @@ def _protractor(rng: random.Random, difficulty: int) -> Part:
     )
     sym = f"import sympy as sp\n{SYMPY_DEGREES}print(show({sym_expr}))\n"
     render = canvas_code(PW, PH) + f"CX, CY, R = {PX}, {PY}, {PR}\nrays = {rays!r}\n" + PROTRACTOR_BODY
-    lo, hi = sorted((a, b))
-    tool = tool_canvas_code(PW, PH) + (
-        f"CX, CY = {PX}, {PY}\nrays = {rays!r}\n"
-        f"t = np.radians(np.linspace({lo}, {hi}, 80))\n"
-        "ax.plot(CX + 70 * np.cos(t), CY - 70 * np.sin(t), color='darkorange', lw=4)\n"
-        "for name, d in rays:\n"
-        "    c, s = np.cos(np.radians(d)), np.sin(np.radians(d))\n"
-        "    ax.plot(CX + 270 * c, CY - 270 * s, 'o', ms=12, mfc='none', mec='red', mew=2.5)\n"
-        "    ax.text(CX + 150 * c, CY - 150 * s, f'{name}: {d}', color='red', fontsize=12, ha='center',\n"
-        "            bbox=dict(facecolor='white', edgecolor='red'))\n"
-    )
     elements = (NamedElement("O", "vertex", PX, PY),) + tuple(
         NamedElement(name, "point", *_ray_end(d, PR + 34)) for name, d in rays
     )
@@ -377,7 +400,7 @@ def _protractor(rng: random.Random, difficulty: int) -> Part:
         sym,
         num,
         render,
-        tool,
+        _protractor_tool(rays, *sorted((a, b))),
         (
             "The outer (black) scale runs 0 to 180 anticlockwise from the right; the inner (red) scale runs the other "
             "way. Read every ray on the same scale.",
