@@ -60,15 +60,15 @@ def away(p: Pt, centre: Pt, dist: float) -> Pt:
 def side_label_pos(p: Pt, q: Pt, inside: Pt, dist: float = 20, label: str = "") -> Pt:
     """Midpoint of pq pushed perpendicular to it, on the side away from `inside`.
 
-    A label's half-width (about 4.3 px a character at 13 pt) is added where the push is sideways, so text
-    beside a steep segment clears it as well as text beside a flat one.
+    The label's half-size (about 5.5 px a character wide, 9 px tall at 13 pt) is added in the push
+    direction, so text beside a steep segment clears it as well as text beside a flat one.
     """
     mx, my = (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
     nx, ny = unit(-(q[1] - p[1]), q[0] - p[0])
     if (inside[0] - mx) * nx + (inside[1] - my) * ny > 0:
         nx, ny = -nx, -ny
     if label:
-        dist += 4.3 * len(label) * abs(nx) + 7 * abs(ny)
+        dist += 5.5 * len(label) * abs(nx) + 9 * abs(ny)
     return rnd((mx + dist * nx, my + dist * ny))
 
 

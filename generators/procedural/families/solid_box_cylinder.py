@@ -95,7 +95,7 @@ def _cuboid_render(pts, w: int, d: int, h: int, u: str) -> str:
         pos = (p[0] + 16, p[1]) if name == "F" else dg.away(p, centre, 16)
         code += dg.text(pos, name, size=13)
     code += dg.text(((a[0] + b[0]) / 2, a[1] + 22), f"{w} {u}", dg.VALUE_PT, box=True)
-    code += dg.text((a[0] - 12 - 4.3 * len(f"{h} {u}"), (a[1] + dd[1]) / 2), f"{h} {u}", dg.VALUE_PT, box=True)
+    code += dg.text((a[0] - 12 - 5.5 * len(f"{h} {u}"), (a[1] + dd[1]) / 2), f"{h} {u}", dg.VALUE_PT, box=True)
     code += dg.text(dg.side_label_pos(b, f, centre, 8, f"{d} {u}"), f"{d} {u}", dg.VALUE_PT, box=True)
     return code
 
@@ -181,10 +181,10 @@ def _cuboid_solution(pts, w: int, d: int, h: int, u: str, ask: str, answer: str)
     if ask == "volume":
         tool += dg.shade([a, b, f, e], alpha=0.45)
         tool += dg.text(_face_centre([a, b, f, e]), f"{w}×{d} = {w * d}", 12, dg.TOOL_COLOR, box=True)
-        tool += dg.segment(b, c, dg.TOOL_COLOR, 4, z=5)
+        tool += dg.segment(a, dd, dg.TOOL_COLOR, 4, z=5)  # AD, clear of the base-area text
         return (
             SolutionStep("think", "The volume of a cuboid is its base area times its height."),
-            SolutionStep("code", "Shade the base face ABFE and highlight the height edge BC.", tool),
+            SolutionStep("code", "Shade the base face ABFE and highlight the height edge AD.", tool),
             SolutionStep("think", f"Base area = {w} × {d} = {w * d} {u}²; volume = {w * d} × {h} = {answer} {u}³."),
         )
     if ask == "surface":
@@ -298,7 +298,7 @@ def _cylinder(rng: random.Random, ask: str) -> Draft:
     code += dg.segment(top, top_rim, lw=1.8) + dg.dot(top, size=5) + dg.text((top[0], top[1] - 16), "O")
     code += dg.text(((top[0] + top_rim[0]) / 2, top[1] + 14), f"{r} {u}", dg.VALUE_PT, box=True)
     h_text = f"{height} {u}"
-    code += dg.text((left[0] - 14 - 4.3 * len(h_text), (left[1] + pts["left"][1]) / 2), h_text, dg.VALUE_PT, box=True)
+    code += dg.text((left[0] - 14 - 5.5 * len(h_text), (left[1] + pts["left"][1]) / 2), h_text, dg.VALUE_PT, box=True)
     if ask == "cylinder_volume":
         value = Fraction(r * r * height)
         answer_code = f"print(integrate(pi * {r}**2, (z, 0, {height})))  # stacked discs of area pi r^2\n"
