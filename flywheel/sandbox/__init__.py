@@ -6,9 +6,9 @@ pool per node with many Ray callers; `flywheel sandbox run FILE.py` runs files f
 
 How a job runs: a warm worker (started with an environment built from nothing, heavy libraries imported,
 then moved into private mount/network/IPC/UTS namespaces and a read-only root that holds only the system
-and Python directories) forks a supervisor that is PID 1 of a new PID namespace; the supervisor mounts a
-fresh /proc and a size-capped tmpfs folder, forks the job, and the job drops to an unprivileged uid
-(distinct per worker, never 0), sets no_new_privs and kernel rlimits, then runs the code.
+and Python directories, and made PID 1 of a worker-wide PID namespace) mounts a fresh size-capped tmpfs
+folder and forks the job as PID 1 of a nested PID namespace; the job mounts its own /proc, drops to an
+unprivileged uid (distinct per worker, never 0), sets no_new_privs and kernel rlimits, then runs the code.
 
 Threat model
 ------------
@@ -22,8 +22,9 @@ Contained (each has a test in tests/test_sandbox_*.py that attacks it from insid
 - Network: the worker's network namespace has only a downed loopback: no TCP/UDP/Unix-socket traffic to the
   host, loopback included; abstract Unix sockets are per namespace too.
 - Processes outside the job: invisible (PID namespace) and unsignalable (other uid, kill(-1) stays inside the
-  namespace). When a job ends, kill(-1) from the namespace's PID 1 ends daemons, double forks, new
-  sessions and children holding its pipes; if the worker dies, PDEATHSIG takes the namespace down.
+  namespace). The job is PID 1 of its namespace, so when it ends (or is killed at its limit) the kernel
+  ends daemons, double forks, new sessions and children holding its pipes; the worker is PID 1 of the
+  enclosing namespace, so if the worker dies every job goes too (and the worker dies with its pool).
 - Secrets in the environment: workers start with an environment built from nothing, so neither os.environ
   nor /proc/*/environ of any process a job can see holds a caller's variable.
 - Privilege: no capabilities after the uid switch, no_new_privs blocks setuid binaries, hard limits cannot

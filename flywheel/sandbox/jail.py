@@ -1,8 +1,9 @@
 """The filesystem a job sees: a read-only root that holds only what Python needs, and one writable folder.
 
 Built once per warm worker (after its imports, so nothing lazy is missing) inside private mount, network,
-IPC and UTS namespaces; each job then gets a fresh mount namespace of its own with a new /proc (its own PID
-namespace) and a size-capped tmpfs as its folder. Host paths such as /root, /home, /tmp, /run and other jobs'
+IPC and UTS namespaces; each job then gets a size-capped tmpfs as its folder and, as PID 1 of its own PID
+namespace, private mount and IPC namespaces with a /proc that shows only its own processes.
+Host paths such as /root, /home, /tmp, /run and other jobs'
 folders simply do not exist in the view, so neither reading, writing nor connecting to a Unix socket there is
 possible.
 """
@@ -99,10 +100,18 @@ def build_worker_root(job_base: str, extra_ro: Iterable[str] = ()) -> None:
     sc.mount(None, "/", None, sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV)
 
 
-def enter_job_namespace(job_base: str, disk_mb: int) -> None:
-    """In the job's supervisor (PID 1 of a new PID namespace): private mounts, fresh /proc, tmpfs folder."""
+def mount_job_folder(job_base: str, disk_mb: int) -> None:
+    """In the worker: a fresh size- and inode-capped tmpfs for the next job (unmounted after it)."""
+    sc.mount("flywheel-job", job_base, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV,
+             f"mode=0755,size={disk_mb}m,nr_inodes=8192")
+
+
+def unmount_job_folder(job_base: str) -> None:
+    sc.umount2(job_base, sc.MNT_DETACH)
+
+
+def enter_job_namespaces() -> None:
+    """In the job, still root and PID 1 of its own PID namespace: private mounts and IPC, a fresh /proc."""
     sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS)
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     sc.mount("proc", "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
-    sc.mount("flywheel-job", job_base, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV,
-             f"mode=0755,size={disk_mb}m,nr_inodes=8192")

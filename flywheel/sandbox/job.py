@@ -153,9 +153,13 @@ def _execute(code: str) -> tuple[int, dict]:
 
 
 def run_job(code: str, job_dir: str, uid: int, limits: SandboxLimits,
-            stdout_fd: int, stderr_fd: int, report_fd: int) -> NoReturn:
-    """Never returns: the process ends with the job's exit code."""
+            stdout_fd: int, stderr_fd: int, report_fd: int, isolated: bool) -> NoReturn:
+    """Never returns: the process ends with the job's exit code (and, as PID 1, takes its namespace along)."""
     try:
+        if isolated:
+            from flywheel.sandbox.jail import enter_job_namespaces
+
+            enter_job_namespaces()
         os.setsid()  # own session and group: the supervisor can always kill the job's whole group
         _wire_stdio(stdout_fd, stderr_fd, report_fd)
         set_limits(limits)

@@ -1,22 +1,26 @@
-"""The job supervisor: PID 1 of the job's own PID namespace, root, never running job code.
+"""Job supervision, done by the warm worker itself (trusted, root, never running job code).
 
-It prepares the job's folder, forks the job, watches its output and the clock, and when the job ends (or
-its time is up) kills every process left in the namespace in one `kill(-1)`: daemons, double forks, new
-sessions and children holding the pipes included. The status comes from what the kernel reports (exit code,
-signal, CPU time), never from the job's own words.
+Per job it mounts a fresh tmpfs folder, forks the job as PID 1 of a new PID namespace, watches its output
+and the clock, and ends it with SIGKILL: a PID namespace dies with its first process, so daemons, double
+forks, new sessions and children holding the pipes go with it, and `wait4` returns only once all of them
+are gone. The status comes from what the kernel reports (exit code, signal, CPU time), never from the
+job's own words.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import select
+import shutil
 import signal
 import stat
+import tempfile
 import time
 from dataclasses import replace
 
+from flywheel.sandbox import jail
+from flywheel.sandbox import syscalls as sc
 from flywheel.sandbox.job import run_job
 from flywheel.sandbox.types import MiB, SandboxError, SandboxImage, SandboxJob, SandboxLimits, SandboxResult
 
@@ -97,33 +101,21 @@ def _drain(fds: dict[int, _Capture], limit_s: float = 2.0) -> None:
             cap.feed(chunk)
 
 
-def _kill_and_reap(pid: int) -> int:
-    """Kill every process of the job and reap them all; returns the job's wait status.
+def _end_job(pid: int, isolated: bool) -> tuple[int, object]:
+    """SIGKILL the job and wait for it; returns its wait status and resource usage.
 
-    As PID 1 of the job's namespace, kill(-1) reaches every process of the job and nothing else, and every
-    orphan is our child, so "no children left" means "no process of the job left". A fork bomb can create a
-    child after one kill(-1) went by, hence the loop. Without a PID namespace (degraded isolation) kill(-1)
-    would hit the whole host, so only the job's process group is killed there.
+    Isolated, the job is PID 1 of its namespace: its death kills every process of the namespace and the
+    kernel reaps them before our wait4 returns. Degraded (no namespaces), only the job's process group can
+    be killed, so a job that escapes its group can outlive it (documented in the threat model).
     """
-    status = None
-    while True:
-        try:
-            if os.getpid() == 1:
-                os.kill(-1, signal.SIGKILL)
-            else:
-                os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        while True:
-            try:
-                child, st = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return status if status is not None else 0
-            if child == 0:
-                break
-            if child == pid:
-                status = st
-        time.sleep(0.001)
+    try:
+        if not isolated:
+            os.killpg(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    _, status, usage = os.wait4(pid, 0)
+    return status, usage
 
 
 def collect_images(job_dir: str, job: SandboxJob, limits: SandboxLimits) -> tuple[SandboxImage, ...]:
@@ -185,43 +177,54 @@ def _parse_report(raw: _Capture) -> dict:
     return {}
 
 
-def supervise(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: str) -> SandboxResult:
-    """Run one job to completion inside the already-entered job namespaces."""
+def supervise(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: str,
+              worker_pidns: int | None) -> SandboxResult:
+    """Run one job to completion. `worker_pidns` is None in degraded mode (no namespaces)."""
+    isolated = worker_pidns is not None
+    if isolated:
+        jail.mount_job_folder(job_base, limits.disk_mb)
+    else:
+        job_base = tempfile.mkdtemp(prefix="flywheel-job-", dir=job_base)
+    try:
+        result = _supervise_in(job, limits, uid, job_base, worker_pidns)
+    finally:
+        if isolated:
+            jail.unmount_job_folder(job_base)
+        else:
+            shutil.rmtree(job_base, ignore_errors=True)
+    return result if isolated else replace(result, isolation="degraded")
+
+
+def _supervise_in(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: str,
+                  worker_pidns: int | None) -> SandboxResult:
     job_dir = _prepare_folder(job_base, job, uid)
     pipes = [os.pipe() for _ in range(3)]
     t0 = time.monotonic()
+    if worker_pidns is not None:
+        sc.unshare(sc.CLONE_NEWPID)  # the next child is PID 1 of a new namespace
     pid = os.fork()
     if pid == 0:
         for r, _ in pipes:
             os.close(r)
-        run_job(job.code, job_dir, uid, limits, pipes[0][1], pipes[1][1], pipes[2][1])
+        run_job(job.code, job_dir, uid, limits, pipes[0][1], pipes[1][1], pipes[2][1], worker_pidns is not None)
+    if worker_pidns is not None:
+        sc.setns(worker_pidns, sc.CLONE_NEWPID)  # later forks of ours stay in our own namespace
     for _, w in pipes:
         os.close(w)
     out, err, rep = _Capture(limits.output_bytes), _Capture(limits.output_bytes), _Capture(REPORT_CAP)
     fds = {pipes[0][0]: out, pipes[1][0]: err, pipes[2][0]: rep}
-    timed_out = _watch(pid, fds, t0 + limits.wall_s)
-    wait_status = _kill_and_reap(pid)
-    wall = time.monotonic() - t0
-    _drain(fds)
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        timed_out = _watch(pid, fds, t0 + limits.wall_s)
+        wait_status, usage = _end_job(pid, worker_pidns is not None)
+        wall = time.monotonic() - t0
+        _drain(fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
     cpu_s = usage.ru_utime + usage.ru_stime
-    report = _parse_report(rep)
-    status, error, exit_code, sig = _status(timed_out, wait_status, report, cpu_s, limits)
-    images = collect_images(job_dir, job, limits)
-    return SandboxResult(status=status, stdout=out.text(), stderr=err.text(), images=images, error=error,
+    status, error, exit_code, sig = _status(timed_out, wait_status, _parse_report(rep), cpu_s, limits)
+    return SandboxResult(status=status, stdout=out.text(), stderr=err.text(),
+                         images=collect_images(job_dir, job, limits), error=error,
                          wall_s=round(wall, 4), cpu_s=round(cpu_s, 4), exit_code=exit_code, signal=sig,
                          stdout_truncated=out.truncated, stderr_truncated=err.truncated,
                          max_rss_mb=round(usage.ru_maxrss / 1024, 1))
-
-
-def supervise_on_host(job: SandboxJob, limits: SandboxLimits, uid: int, tmp_root: str) -> SandboxResult:
-    """Degraded isolation (no namespaces): a host temp folder, removed afterwards."""
-    import shutil
-    import tempfile
-
-    base = tempfile.mkdtemp(prefix="flywheel-job-", dir=tmp_root)
-    try:
-        result = supervise(job, limits, uid, base)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-    return replace(result, isolation="degraded")

@@ -1,24 +1,22 @@
 """A warm sandbox worker: imports the heavy libraries once, then forks one supervised child per job.
 
 Started by `Sandbox` as `python -I -m flywheel.sandbox.worker OWNER_PID` with a clean environment; talks to
-its pool over stdin/stdout frames only. Per job: unshare a PID namespace, fork the supervisor (PID 1 there),
-restore our own PID namespace for the next fork, wait for the supervisor's result frame.
+its pool over stdin/stdout frames only. After warming up it moves into the jail (flywheel.sandbox.jail),
+becomes PID 1 of a worker-wide PID namespace, and supervises one job at a time (flywheel.sandbox.supervisor):
+one fork per job, the job itself PID 1 of a nested namespace.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import select
 import signal
 import sys
 import time
 
-from flywheel.sandbox import protocol
+from flywheel.sandbox import jail, protocol, supervisor
 from flywheel.sandbox import syscalls as sc
-from flywheel.sandbox.types import SandboxError, SandboxJob, SandboxLimits, SandboxResult
-
-SUPERVISOR_GRACE_S = 10.0
+from flywheel.sandbox.types import SandboxError, SandboxResult
 
 
 def warm_up() -> None:
@@ -61,49 +59,34 @@ def warm_up() -> None:
     sympy.solve(sympy.Symbol("x") ** 2 - 2)
 
 
-def _run_one(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: str, isolated: bool,
-             own_pidns: int | None) -> SandboxResult:
-    r_fd, w_fd = os.pipe()
-    if isolated:
-        sc.unshare(sc.CLONE_NEWPID)
-    pid = os.fork()
-    if pid == 0:  # the supervisor
+def _serve(proto_in: int, proto_out: int, uid: int, job_base: str, worker_pidns: int | None) -> None:
+    gc.freeze()  # keep the warm heap out of the collector: fewer copy-on-write faults in every forked job
+    while True:
+        msg = protocol.read_frame(proto_in)
+        if msg is None:
+            return
+        job, limits = msg
         try:
-            os.close(r_fd)
-            os.dup2(w_fd, 3)
-            sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)  # worker gone => namespace gone => job gone
-            from flywheel.sandbox import jail, supervisor
-            from flywheel.sandbox.job import close_inherited_fds
+            result = supervisor.supervise(job, limits, uid, job_base, worker_pidns)
+        except Exception as exc:  # noqa: BLE001 - a sandbox fault is reported for this job, the worker goes on
+            result = SandboxResult("killed", error=SandboxError("SandboxFailure", repr(exc)))
+        protocol.write_frame(proto_out, result)
 
-            if isolated:
-                jail.enter_job_namespace(job_base, limits.disk_mb)  # mounts the /proc we list fds from
-            close_inherited_fds({3})
-            if isolated:
-                result = supervisor.supervise(job, limits, uid, job_base)
-            else:
-                result = supervisor.supervise_on_host(job, limits, uid, job_base)
-            protocol.write_frame(3, result)
-        except BaseException as exc:  # noqa: BLE001 - report, never raise out of a forked child
-            try:
-                protocol.write_frame(3, SandboxResult("killed", error=SandboxError("SandboxFailure", repr(exc))))
-            except BaseException:  # noqa: BLE001
-                pass
-        os._exit(0)
-    if isolated and own_pidns is not None:
-        sc.setns(own_pidns, sc.CLONE_NEWPID)
-    os.close(w_fd)
-    result = None
-    try:
-        if select.select([r_fd], [], [], limits.wall_s + SUPERVISOR_GRACE_S)[0]:
-            result = protocol.read_frame(r_fd)
-    finally:
-        os.close(r_fd)
-        if result is None:  # a stuck supervisor: killing it (PID 1) takes its whole namespace down
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    if result is None:
-        result = SandboxResult("killed", error=SandboxError("SupervisorDied", "the job supervisor did not report"))
-    return result
+
+def _become_namespace_init() -> int | None:
+    """Fork the serving process as PID 1 of a worker-wide PID namespace; returns its namespace fd there.
+
+    Every job namespace nests inside it, so if the server dies, for whatever reason, the kernel kills every
+    job with it. The original process only waits and passes on the exit status.
+    """
+    sc.unshare(sc.CLONE_NEWPID)
+    pid = os.fork()
+    if pid != 0:
+        _, status = os.waitpid(pid, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    sc.mount("proc", "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 
 
 def main() -> None:
@@ -121,33 +104,12 @@ def main() -> None:
     uid, job_base, isolated = hello["uid"], hello["job_base"], hello["isolated"]
     t0 = time.monotonic()
     warm_up()
-    own_pidns = None
+    worker_pidns = None
     if isolated:
-        from flywheel.sandbox import jail
-
-        own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         jail.build_worker_root(job_base)
+        worker_pidns = _become_namespace_init()
     protocol.write_frame(proto_out, {"ready": True, "pid": os.getpid(), "warm_s": time.monotonic() - t0})
-    gc.freeze()  # keep the warm heap out of the collector: fewer copy-on-write faults in every forked job
-    while True:
-        msg = protocol.read_frame(proto_in)
-        if msg is None:
-            return
-        job, limits = msg
-        protocol.write_frame(proto_out, _run_one(job, limits, uid, job_base, isolated, own_pidns))
-        _reap_finished()
-
-
-def _reap_finished() -> None:
-    """Reap supervisors that already reported. Their exit (tearing down the job's namespaces) takes a few
-    milliseconds of kernel work that the caller need not wait for."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    _serve(proto_in, proto_out, uid, job_base, worker_pidns)
 
 
 if __name__ == "__main__":
