@@ -355,6 +355,11 @@ def _protractor_tool(rays: list[tuple[str, int]], lo: int, hi: int) -> str:
         "    ax.plot(CX + R * c, CY - R * s, 'o', ms=12, mfc='none', mec='red', mew=2.5)\n"
         "    ax.text(CX + 150 * c, CY - 150 * s, f'{name}: {d}', color='red', fontsize=12, ha='center',\n"
         "            bbox=dict(facecolor='white', edgecolor='red'))\n"
+        "if len(rays) == 3:  # the bisector OD of angle AOB\n"
+        f"    m = np.radians({(lo + hi) / 2})\n"
+        "    ax.plot([CX, CX + R * np.cos(m)], [CY, CY - R * np.sin(m)], '--', color='green', lw=2.5)\n"
+        "    ax.text(CX + (R + 22) * np.cos(m), CY - (R + 22) * np.sin(m), 'D', color='green', fontsize=15,\n"
+        "            weight='bold', ha='center', va='center')\n"
     )
 
 

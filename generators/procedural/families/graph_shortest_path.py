@@ -230,6 +230,8 @@ def _path_question(rng: random.Random, g: Graph, kind: str) -> tuple | None:
     if kind == "via":
         d1, p1 = dijkstra(g, s, x)
         d2, p2 = dijkstra(g, x, t)
+        if len(set(p1 + p2[1:])) < len(p1 + p2[1:]):
+            return None  # the best walk revisits a node: "route through X" would be ambiguous
         q = f"What is the length of the shortest route from {S} to {T} that passes through {X}? "
         why = (
             f"Split at {X}: the shortest {S}-{X} route is {d1} and the shortest {X}-{T} route is {d2}; total {d1 + d2}."
