@@ -78,6 +78,8 @@ def _chart(rng: random.Random, difficulty: int) -> Chart:
     start = rng.randint(0, len(pool) - n) if pool in (MONTHS, DAYS) else 0
     labels = pool[start : start + n] if pool in (MONTHS, DAYS) else tuple(rng.sample(pool, n))
     values = tuple(step * rng.randint(1, lines) for _ in range(n))
+    while len(set(values)) < 3:  # differences, ranges and medians need bars of different heights
+        values = tuple(step * rng.randint(1, lines) for _ in range(n))
     every = 2 if difficulty >= 4 and lines % 2 == 0 else 1
     return Chart(title, ylabel, unit, tuple(labels), values, step, step * lines, every)
 

@@ -227,7 +227,7 @@ def _ruler_ask(objs: list[tuple], difficulty: int) -> tuple:
     len1 = b1 - a1
     if len(objs) == 1:
         unit = "cm" if difficulty in (1, 3) else "mm"
-        q = f"What is the length of the {n1}? "
+        q = f"What is the length of the {n1}? " if a1 % 20 else f"How long is the {n1}, measured from end to end? "
         ans = Fraction(len1, 10) if unit == "cm" else Fraction(len1)
         sym_expr = f"sp.Rational({b1} - {a1}, {10 if unit == 'cm' else 1})"
         num_expr = "lengths[0] / 10" if unit == "cm" else "lengths[0]"
@@ -383,7 +383,13 @@ def _protractor(rng: random.Random, difficulty: int) -> Part:
         why += f"OC reads {c}, so angle DOC = {degrees_text(ans)} degrees."
     else:
         ans = Fraction(abs(a - b))
-        q = rng.choice(("What is the size of angle AOB? ", "Use the protractor to find angle AOB. "))
+        q = rng.choice(
+            (
+                "What is the size of angle AOB? ",
+                "Use the protractor to find angle AOB. ",
+                "How many degrees are there between rays OA and OB? ",
+            )
+        )
         sym_expr = f"sp.Abs(sp.Integer({a}) - {b})"
         num_expr = "np.degrees(np.arccos(np.clip(u[0] @ u[1], -1, 1)))"
         why = f"On the outer scale OA reads {a} and OB reads {b}, so angle AOB = |{a} - {b}| = {abs(a - b)} degrees."

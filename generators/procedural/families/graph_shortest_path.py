@@ -232,7 +232,12 @@ def _path_question(rng: random.Random, g: Graph, kind: str) -> tuple | None:
         d2, p2 = dijkstra(g, x, t)
         if len(set(p1 + p2[1:])) < len(p1 + p2[1:]):
             return None  # the best walk revisits a node: "route through X" would be ambiguous
-        q = f"What is the length of the shortest route from {S} to {T} that passes through {X}? "
+        q = rng.choice(
+            (
+                f"What is the length of the shortest route from {S} to {T} that passes through {X}? ",
+                f"A courier must go from {S} to {T} and stop at {X} on the way. What is the shortest total distance? ",
+            )
+        )
         why = (
             f"Split at {X}: the shortest {S}-{X} route is {d1} and the shortest {X}-{T} route is {d2}; total {d1 + d2}."
         )
@@ -244,7 +249,12 @@ def _path_question(rng: random.Random, g: Graph, kind: str) -> tuple | None:
         d, p = dijkstra(g, s, t, skip=x)
     except KeyError:
         return None
-    q = f"Node {X} is closed. What is the length of the shortest route from {S} to {T} that avoids {X}? "
+    q = rng.choice(
+        (
+            f"Node {X} is closed. What is the length of the shortest route from {S} to {T} that avoids {X}? ",
+            f"Travel through {X} is not allowed. Find the shortest distance from {S} to {T}. ",
+        )
+    )
     route = "-".join(g.names[k] for k in p)
     why = f"Without {X} the best route is {route} with length {d} (the route through {X} was {best})."
     return q, d, [(s, t)], x, _steps(p), why
@@ -314,9 +324,14 @@ def make(rng: random.Random, difficulty: int) -> Draft:
     head = f"n = {len(g.names)}\nedges = {list(g.edges)!r}\nlegs = {legs!r}\nskip = {skip!r}\n"
     answer_code = head + (PRIM if kind == "mst" else FLOYD)
     check_code = "import numpy as np\n" + head + (REVERSE_DELETE if kind == "mst" else BELLMAN)
-    question = (
-        "In the graph, the number on each edge is its length in km. " + q + "Give the answer in km as a whole number."
+    intro = rng.choice(
+        (
+            "In the graph, the number on each edge is its length in km. ",
+            "The map shows places joined by roads; the number on each road is its length in km. ",
+            "Each edge of the weighted graph is labelled with its length in km. ",
+        )
     )
+    question = intro + q + "Give the answer in km as a whole number."
     solution = (
         SolutionStep(
             "think",
