@@ -6,12 +6,17 @@ from generators.procedural.base import Family
 from generators.procedural.families import (
     bar_chart_stats,
     circle_chord_tangent,
+    clock_angle_ruler,
     coordinate_line_intersection,
+    count_rectangles_triangles,
     function_graph_reading,
+    graph_shortest_path,
     grid_paths_counting,
+    law_of_cosines_sines,
     pie_chart_percent,
     polygon_angles,
     right_triangle_pythagoras,
+    solid_box_cylinder,
     spinner_dice_probability,
     triangle_area,
     triangle_centers,
@@ -20,16 +25,23 @@ from generators.procedural.families import (
 FAMILIES: dict[str, Family] = {
     m.FAMILY: m.make
     for m in (
+        # geometry, trigonometry, analytic and solid geometry
         triangle_area,
         right_triangle_pythagoras,
         circle_chord_tangent,
         coordinate_line_intersection,
         polygon_angles,
         triangle_centers,
+        law_of_cosines_sines,
+        solid_box_cylinder,
+        # charts, functions, probability, counting, graphs, measurement
         bar_chart_stats,
         pie_chart_percent,
         function_graph_reading,
         spinner_dice_probability,
         grid_paths_counting,
+        count_rectangles_triangles,
+        graph_shortest_path,
+        clock_angle_ruler,
     )
 }
