@@ -136,7 +136,7 @@ def _spin_twice(rng: random.Random, s: Spinner) -> tuple:
         col = rng.choice(s.colours)
         fav = [k for k in range(len(s.units)) if s.colours[k] == col]
         p1 = sum((s.prob(k) for k in fav), Fraction(0))
-        q = f"The spinner is spun twice. What is the probability that both spins land on {col}? "
+        q = f"The spinner is spun twice, independently. What is the probability that both spins land on {col}? "
         sym = (
             "codes = sorted(set(colours))\n"
             "dens = {}\nfor a, c in zip(angles, colours):\n"
@@ -153,7 +153,8 @@ def _spin_twice(rng: random.Random, s: Spinner) -> tuple:
     hit = (lambda v: v >= target) if at_least else (lambda v: v == target)
     p = sum((pa * pb for a, pa in dist.items() for b, pb in dist.items() if hit(a + b)), Fraction(0))
     words = f"at least {target}" if at_least else f"exactly {target}"
-    q = f"The spinner is spun twice. What is the probability that the sum of the two numbers is {words}? "
+    q = "The spinner is spun twice, independently. "
+    q += f"What is the probability that the sum of the two numbers is {words}? "
     event = f"X + Y >= {target}" if at_least else f"sp.Eq(X + Y, {target})"
     sym = (
         "dens = {}\nfor a, n in zip(angles, numbers):\n    dens[n] = dens.get(n, 0) + sp.Rational(a, 360)\n"
@@ -301,7 +302,8 @@ def _dice_render(d: Dice) -> str:
 
 def _spinner_tool(s: Spinner, fav: list[int], label_probs: bool) -> str:
     starts = [sum(s.angles[:k]) for k in range(len(s.angles))]
-    spans = [(starts[k], starts[k] + s.angles[k]) for k in fav]
+    # hatching every sector (two-spin sums use them all) would only hide the numbers: then just label them
+    spans = [(starts[k], starts[k] + s.angles[k]) for k in fav] if len(fav) < len(s.angles) else []
     probs = [(starts[k] + s.angles[k] / 2, frac_text(s.prob(k))) for k in fav] if label_probs else []
     return tool_canvas_code(SPIN_W, SPIN_H) + (
         f"CX, CY, R = {CX}, {CY}, {R}\nspans = {spans!r}\nprobs = {probs!r}\n"
@@ -358,7 +360,7 @@ def _spinner_parts(rng: random.Random, difficulty: int) -> Parts:
     sizes = "equal sectors" if s.equal else "sectors whose central angles are marked"
     intro = (
         f"The spinner is divided into {len(s.units)} {sizes}; each sector shows a number and is coloured as "
-        f"in the key.{' The two spins are independent.' if twice else ''} "
+        "in the key. "
     )
     head = f"angles = {list(s.angles)!r}\ncolours = {list(s.colours)!r}\nnumbers = {list(s.numbers)!r}\n"
     starts = [sum(s.angles[:k]) for k in range(len(s.angles))]
