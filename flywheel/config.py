@@ -39,7 +39,7 @@ class RayConfig:
     num_cpus: int | None = None  # CPUs of a local instance; None = all
     render_actors: int = 2  # actor pool size of the render stage
     verify_actors: int = 2  # actor pool size of the verify stage
-    actor_cpus: float = 0.5  # CPUs each stage actor reserves (below 1 avoids the 2-core deadlock)
+    actor_cpus: float = 0.25  # CPUs each stage actor reserves (well below 1: avoids the 2-core deadlock)
     batch_size: int = 8  # records per Ray Data batch
 
 

@@ -138,9 +138,14 @@ def _point(bearing: float, radius: float) -> tuple[float, float]:
     return CX + radius * math.sin(t), CY - radius * math.cos(t)
 
 
-def _label_pos(pie: Pie, k: int) -> tuple[float, float]:
+def _sector_point(pie: Pie, k: int) -> tuple[float, float]:
+    """Where a sector's name points: inside the coloured sector, on its middle bearing.
+
+    (The text label is anchored at one of its edges, often on blank paper, so it would not locate the
+    sector for perception data.)
+    """
     a, b = pie.bounds(k)
-    return _point((a + b) / 2, R + 22)
+    return _point((a + b) / 2, 0.6 * R)
 
 
 def _ask_percent(rng: random.Random, a: Ask) -> Result:
@@ -336,7 +341,7 @@ def make(rng: random.Random, difficulty: int) -> Draft:
         SolutionStep("think", f"The answer is {answer}."),
     )
     elements = (NamedElement("O", "center", CX, CY),) + tuple(
-        NamedElement(n, "label", *(round(c, 2) for c in _label_pos(pie, i))) for i, n in enumerate(pie.names)
+        NamedElement(n, "sector", *(round(c, 2) for c in _sector_point(pie, i))) for i, n in enumerate(pie.names)
     )
     return Draft(
         family=FAMILY,
