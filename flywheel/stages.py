@@ -7,15 +7,14 @@ side by side: a stage works on the problems and passes rejections through untouc
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from flywheel.config import FlywheelConfig
-from flywheel.records import Problem, Rejection
+from flywheel.records import Problem
 from flywheel.sandbox import Sandbox, SandboxLimits
-
-Record = Problem | Rejection
 
 
 def to_batch(records: list[Any]) -> dict[str, np.ndarray]:
@@ -28,7 +27,7 @@ def from_batch(batch: dict[str, np.ndarray]) -> list[Any]:
     return [pickle.loads(b) for b in batch["record"]]
 
 
-def _through(batch: dict[str, np.ndarray], work) -> dict[str, np.ndarray]:
+def _through(batch: dict[str, np.ndarray], work: Callable[[list[Problem]], list]) -> dict[str, np.ndarray]:
     """Apply `work` to the batch's problems, keep every rejection where it was."""
     records = from_batch(batch)
     idx = [i for i, r in enumerate(records) if isinstance(r, Problem)]
