@@ -13,7 +13,7 @@ unprivileged uid (distinct per worker, never 0), sets no_new_privs and kernel rl
 Threat model
 ------------
 Contained (each has a test in tests/test_sandbox_*.py that attacks it from inside a job):
-- CPU and wall time: infinite loops, ignored signals (SIGKILL from the supervisor and RLIMIT_CPU hard limit).
+- CPU and wall time: infinite loops, ignored signals (SIGKILL from the worker and the RLIMIT_CPU hard limit).
 - Memory: RLIMIT_AS of `memory_mb` above the warm interpreter, per process -> "memory" or "killed".
 - Processes/threads (RLIMIT_NPROC on the job's own uid), open files (RLIMIT_NOFILE), file size
   (RLIMIT_FSIZE), disk use (size- and inode-capped tmpfs), stdout/stderr floods (capped, drained).

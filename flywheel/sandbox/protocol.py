@@ -1,4 +1,4 @@
-"""Length-prefixed frames between trusted sandbox processes (pool <-> worker <-> job supervisor).
+"""Length-prefixed frames between trusted sandbox processes (pool <-> worker).
 
 Job code never holds these file descriptors (they are closed before it runs), so pickle is safe here: both
 ends are our own code. Job output travels *inside* frames as data, so a job printing lookalike lines can
