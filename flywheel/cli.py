@@ -61,6 +61,81 @@ def sandbox_run(files: tuple[str, ...], inputs: tuple[str, ...], timeout: float,
 
 
 # -- dataset commands (query, show, fsck) ------------------------------------------------------------------
+# Broken data is reported as one line naming the file (CorruptShardError), never a traceback: these are the
+# commands a person runs to find out what is wrong with a dataset.
+
+
+def _require_data(data: str) -> None:
+    from pathlib import Path
+
+    if not Path(data).is_dir():
+        raise click.ClickException(f"no data dir at {data} (run `flywheel evolve --data {data}` first, "
+                                   "or point --data / FLYWHEEL_DATA at one)")
+
+
+@main.command()
+@click.argument("sql")
+@data_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table: for people (long cells cut); json: one array of row objects; csv: with a header.")
+def query(sql: str, data: str, fmt: str) -> None:
+    """Run SQL over the committed shards: views problems, rejections, rounds, concepts."""
+    import duckdb
+
+    from storage.catalog import query as run_query
+    from storage.manifest import CorruptShardError
+    from storage.readers import committed_rounds
+
+    _require_data(data)
+    try:
+        if not committed_rounds(data):
+            click.echo(f"note: nothing committed in {data} yet; the views are empty", err=True)
+        out = run_query(data, sql, fmt)
+    except CorruptShardError as err:
+        raise click.ClickException(str(err)) from None
+    except duckdb.Error as err:
+        raise click.ClickException(f"query failed: {str(err).strip()}") from None
+    if fmt == "json" and not out:  # a statement with no result set: still exactly one JSON array
+        out = "[]"
+    click.echo(out, nl=not out.endswith("\n"))
+
+
+@main.command()
+@click.argument("problem_id")
+@data_option
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="PNG to write [default: <id>.png in the current folder].")
+def show(problem_id: str, data: str, out: str | None) -> None:
+    """Draw one problem (id or unique id prefix) as a PNG sheet: images, question, answer, solution, verdicts."""
+    from flywheel.show import ShowError
+    from flywheel.show import show as make_show
+    from storage.manifest import CorruptShardError
+
+    _require_data(data)
+    try:
+        path = make_show(data, problem_id, out)
+    except (ShowError, CorruptShardError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@data_option
+def fsck(data: str) -> None:
+    """Check every committed file (exists, size, sha256, schema, rows, page checksums); exit 1 if any is bad."""
+    from storage.fsck import fsck as run_fsck
+
+    _require_data(data)
+    report = run_fsck(data)
+    click.echo(f"fsck {data}")
+    click.echo(report.describe())
+    if report.files_checked == 0 and report.ok:
+        click.echo("nothing committed yet")
+    if not report.ok:
+        bad = len({i.path for i in report.issues})
+        click.echo(f"{bad} committed file(s) are missing or corrupt; queries over them fail until they are "
+                   "restored", err=True)
+        sys.exit(1)
 
 
 # -- evolve -----------------------------------------------------------------------------------------------
