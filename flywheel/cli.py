@@ -78,7 +78,8 @@ def _require_data(data: str) -> None:
 @data_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table: for people (long cells cut); json: one array of row objects; csv: with a header.")
-def query(sql: str, data: str, fmt: str) -> None:
+@click.option("--verify", is_flag=True, help="Check every committed file's sha256 first (reads all the data).")
+def query(sql: str, data: str, fmt: str, verify: bool) -> None:
     """Run SQL over the committed shards: views problems, rejections, rounds, concepts."""
     import duckdb
 
@@ -90,7 +91,7 @@ def query(sql: str, data: str, fmt: str) -> None:
     try:
         if not committed_rounds(data):
             click.echo(f"note: nothing committed in {data} yet; the views are empty", err=True)
-        out = run_query(data, sql, fmt)
+        out = run_query(data, sql, fmt, verify=verify)
     except CorruptShardError as err:
         raise click.ClickException(str(err)) from None
     except duckdb.Error as err:
@@ -133,8 +134,8 @@ def fsck(data: str) -> None:
         click.echo("nothing committed yet")
     if not report.ok:
         bad = len({i.path for i in report.issues})
-        click.echo(f"{bad} committed file(s) are missing or corrupt; queries over them fail until they are "
-                   "restored", err=True)
+        click.echo(f"fsck: {len(report.issues)} issue(s) in {bad} committed file(s); restore them from a copy "
+                   "(until then queries over them fail or read damaged values)", err=True)
         sys.exit(1)
 
 

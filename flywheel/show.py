@@ -31,7 +31,7 @@ DPI = 100
 MARGIN, GAP, PAD = 24, 32, 8  # pixels: sheet edge, between the two columns, around blocks
 COL_MIN, COL_MAX = 560, 800  # a column is as wide as the widest image, within these bounds
 IMG_MAX_H = 680  # taller images are scaled down; tiny ones are scaled up by a whole factor
-QUESTION_LINES, ANSWER_LINES, SOLUTION_LINES, CODE_LINES = 24, 6, 80, 10
+QUESTION_LINES, ANSWER_LINES, SOLUTION_LINES, STEP_LINES, CODE_LINES = 24, 6, 80, 6, 10
 
 # Font size (pt), weight, family, colour per kind of line; one dict, so the look is tuned in one place.
 STYLES: dict[str, dict] = {
@@ -184,7 +184,8 @@ def wrap(text: str, style: str, width_px: float, indent: str = "", max_lines: in
     for para in text.expandtabs(4).splitlines() or [""]:
         lines += _fit(para, style, width_px, indent) or [indent]
     if max_lines and len(lines) > max_lines:
-        lines = lines[: max_lines - 1] + [f"{indent}... ({len(lines) - max_lines + 1} more lines)"]
+        hidden = len(lines) - max_lines + 1
+        lines = lines[: max_lines - 1] + [f"{indent}... ({hidden} more line{'s' if hidden > 1 else ''})"]
     return [Text(line, style) for line in lines]
 
 
@@ -250,7 +251,8 @@ def _verdict_lines(p: Problem, width: int) -> list[Text]:
     lines: list[Text] = []
     for v in p.verdicts:
         mark, style = ("✓", "pass") if v.passed else ("–", "na") if v.passed is None else ("✗", "fail")
-        head = f"{mark} {v.name:<{name_w}}  {v.score:<6.3g}  "
+        score = "" if v.passed is None else f"{v.score:.3g}"  # a check that does not apply has no score
+        head = f"{mark} {v.name:<{name_w}}  {score:<6}  "
         body = wrap(v.reason or "", style, width - text_px(head, style), max_lines=3)
         lines.append(Text(head + body[0].text, style))
         lines += [Text(" " * len(head) + t.text, style) for t in body[1:]]
@@ -290,7 +292,7 @@ def _solution_column(p: Problem, width: int) -> list[Block]:
     lines: list[Block] = []
     for i, step in enumerate(p.solution, 1):
         label = "think" if step.kind == "think" else "tool"
-        text = wrap(f"{i}. [{label}] {step.text}", "body", width, indent="")
+        text = wrap(f"{i}. [{label}] {step.text}", "body", width, max_lines=STEP_LINES)
         lines += [text[0], *(Text("     " + t.text, "body") for t in text[1:])]
         if step.code:
             lines += _code_lines(step.code, width)
@@ -300,8 +302,8 @@ def _solution_column(p: Problem, width: int) -> list[Block]:
     return blocks + [Gap(4), *lines]
 
 
-def _image_column(title: str, pic: Picture) -> list[Block]:
-    return [Text(title, "head"), pic]
+def _image_column(title: str, pic: Picture, width: int) -> list[Block]:
+    return [_cut(title, "head", width), pic]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -319,9 +321,9 @@ def make_sheet(problem: Problem) -> bytes:
     width = 2 * MARGIN + 2 * col + GAP
     header = _header(p, 2 * col + GAP)
     rows = [
-        (_image_column(_caption("Rendered image", p.image, image), image), _question_column(p, col)),
+        (_image_column(_caption("Rendered image", p.image, image), image, col), _question_column(p, col)),
         (_solution_column(p, col), _image_column(_caption("Edited image (after the tool code)",
-                                                          p.edited_image, edited), edited)),
+                                                          p.edited_image, edited), edited, col)),
     ]
     heights = [_total(header)] + [max(_total(left), _total(right)) for left, right in rows]
     height = 2 * MARGIN + sum(heights) + 2 * SECTION
