@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+from matplotlib.backends.backend_agg import get_hinting_flag
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
@@ -137,15 +138,17 @@ def _line_px(style: str) -> int:
 
 @cache
 def _glyph_px(ch: str, style: str) -> float:
-    """Advance width of one character in pixels, from the font file (cached: a sheet uses few glyphs)."""
+    """Advance width of one character in pixels as Agg draws it (hinted, so whole pixels; cached)."""
     s = STYLES[style]
     font = get_font(findfont(FontProperties(family=s["family"], weight=s["weight"])))
     font.set_size(s["size"], DPI)
-    return font.load_char(ord(ch)).linearHoriAdvance / 65536
+    # Hinting moves advances by up to ~5% at these sizes (wider for 10.5 pt, narrower for 11.5 pt), so
+    # measure with the flags the renderer uses; unhinted widths let lines overflow their column.
+    return font.load_char(ord(ch), flags=get_hinting_flag()).horiAdvance / 64
 
 
 def text_px(text: str, style: str) -> float:
-    """Width of `text` in pixels, as summed glyph advances (kerning ignored: a pixel or two per line)."""
+    """Width of `text` in pixels, as summed glyph advances (kerning ignored: a few pixels per line)."""
     return sum(_glyph_px(ch, style) for ch in text)
 
 
@@ -292,8 +295,9 @@ def _solution_column(p: Problem, width: int) -> list[Block]:
     lines: list[Block] = []
     for i, step in enumerate(p.solution, 1):
         label = "think" if step.kind == "think" else "tool"
-        text = wrap(f"{i}. [{label}] {step.text}", "body", width, max_lines=STEP_LINES)
-        lines += [text[0], *(Text("     " + t.text, "body") for t in text[1:])]
+        hang = "     "  # continuation lines start under the step's text, not its number
+        text = wrap(f"{i}. [{label}] {step.text}", "body", width - text_px(hang, "body"), max_lines=STEP_LINES)
+        lines += [text[0], *(Text(hang + t.text, "body") for t in text[1:])]
         if step.code:
             lines += _code_lines(step.code, width)
         lines.append(Gap(6))

@@ -119,3 +119,22 @@ def test_sheet_survives_odd_problems():
         assert sheet.format == "PNG" and sheet.width >= 1000
     tiny = Image.open(io.BytesIO(make_sheet(replace(bare, image=draw_png(40, 30)))))
     assert colour_pixels(tiny, MAGENTA) > 4 * colour_pixels(Image.open(io.BytesIO(draw_png(40, 30))), MAGENTA)
+
+
+def test_text_stays_inside_its_column():
+    """Wrapping measures glyphs as Agg draws them: no line may run into the gutter or off the sheet."""
+    from flywheel.records import NamedElement
+    from flywheel.show import COL_MIN, GAP, MARGIN
+
+    words = "Measure WWW mmm the angle ∠ABC = 40°, then the chord's length; " * 12
+    p = Problem(id="f" * 16, question=words, answer="x" * 300, image=draw_png(), edited_image=draw_png(edit=True),
+                elements=tuple(NamedElement(f"Wide label {i}", "vertex", 100 * i, 9) for i in range(12)),
+                solution=(SolutionStep("code", words, "ax.plot(" + "W" * 300 + ")"),),
+                verdicts=(Verdict("crosscheck", False, 0.5, words),))
+    ink = np.asarray(Image.open(io.BytesIO(make_sheet(p))).convert("L")) < 250
+    assert ink.shape[1] == 2 * MARGIN + 2 * COL_MIN + GAP  # a 320 px image: columns at their minimum width
+    rules = np.nonzero(ink[:, MARGIN:-MARGIN].mean(axis=1) > 0.9)[0]  # the full-width section rules
+    assert 2 <= len(rules) <= 6  # two rules, antialiased over up to three pixel rows each
+    crossing = np.nonzero(ink[rules[0]:, MARGIN + COL_MIN + 1: MARGIN + COL_MIN + GAP - 2].any(axis=1))[0]
+    assert set(crossing + rules[0]) <= set(rules), "text runs from the left column into the gutter"
+    assert not ink[:, -MARGIN + 2:].any() and not ink[:, : MARGIN - 2].any()
