@@ -30,6 +30,7 @@ from storage.catalog import connect, diagnose
 
 DPI = 100
 MARGIN, GAP, PAD = 24, 32, 8  # pixels: sheet edge, between the two columns, around blocks
+SECTION = 28  # pixels between sections, with a rule in the middle
 COL_MIN, COL_MAX = 560, 800  # a column is as wide as the widest image, within these bounds
 IMG_MAX_H = 680  # taller images are scaled down; tiny ones are scaled up by a whole factor
 QUESTION_LINES, ANSWER_LINES, SOLUTION_LINES, STEP_LINES, CODE_LINES = 24, 6, 80, 6, 10
@@ -344,9 +345,6 @@ def make_sheet(problem: Problem) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white")  # no tight bbox: the layout is already exact
     return buf.getvalue()
-
-
-SECTION = 28  # pixels between sections, with a rule in the middle
 
 
 def _caption(title: str, png: bytes | None, pic: Picture) -> str:

@@ -7,6 +7,7 @@ be bigger than the figure; unknown, ambiguous and rejected ids fail with one cle
 from __future__ import annotations
 
 import io
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -95,8 +96,6 @@ def test_unknown_ambiguous_and_rejected_ids(dataset, tmp_path):
 
 def test_corrupt_shard_and_missing_dir(dataset, tmp_path):
     data, records = dataset
-    import shutil
-
     copy = tmp_path / "copy"
     shutil.copytree(data, copy)
     victim = committed_paths(copy, "problems", 1)[0]
