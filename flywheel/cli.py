@@ -178,5 +178,44 @@ def evolve(rounds: int | None, data: str, seed: int | None, resume: bool, addres
     console.print(f'data in {data}; try: flywheel query "{sql}" --data {data}', soft_wrap=True)
 
 
+# -- models (check) ---------------------------------------------------------------------------------------
+@main.group()
+def models() -> None:
+    """Model backends and pools."""
+
+
+@models.command("check")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="TOML file with [models.<role>] sections.")
+@click.option("--address", default=None, help="Ray cluster to join (else RAY_ADDRESS, else a local instance).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per role per line.")
+def models_check(config_file: str, address: str | None, as_json: bool) -> None:
+    """Load each role's model in its pool and time one request (latency, tokens/s)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flywheel.config import load_config
+    from flywheel.loop import init_ray
+    from flywheel.models.check import check_models
+
+    cfg = load_config(config_file, ray__address=address)
+    init_ray(cfg)
+    try:
+        rows = check_models(cfg)
+    except (ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+    else:
+        cols = ("role", "backend", "model", "load_s", "latency_s", "completion_tokens", "tokens_per_s", "error")
+        table = Table(*cols, title="models check", title_justify="left")
+        for row in rows:
+            table.add_row(*("" if row[c] is None else str(row[c]) for c in cols))
+        Console().print(table)
+    if any(row["error"] for row in rows):
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -44,10 +44,44 @@ class RayConfig:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """One model and the pool that serves it. `backend` is "hf", "openai" or "vllm"; empty = not used."""
+
+    backend: str = ""
+    model: str = ""  # a local dir or hub name (hf, vllm), or the served model name (openai)
+    base_url: str = ""  # openai only; else FLYWHEEL_OPENAI_BASE_URL / OPENAI_BASE_URL
+    pool_size: int = 1  # Ray actors serving this model, alive across rounds
+    num_gpus: float = 0.0  # GPUs per actor (a cluster with GPUs); 0 on CPU
+    num_cpus: float = 0.25  # CPUs each actor reserves in Ray
+    max_tokens: int = 1024
+    temperature: float = 0.7
+    options: tuple[tuple[str, str | int | float | bool], ...] = ()  # extra backend arguments
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.backend)
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Models by role; one spec may serve several roles (identical specs share one pool)."""
+
+    proposer: ModelSpec = field(default_factory=ModelSpec)
+    solver: ModelSpec = field(default_factory=ModelSpec)
+    judge: ModelSpec = field(default_factory=ModelSpec)
+    repairer: ModelSpec = field(default_factory=ModelSpec)
+    extractor: ModelSpec = field(default_factory=ModelSpec)
+
+    def roles(self) -> dict[str, ModelSpec]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name).enabled}
+
+
+@dataclass(frozen=True)
 class FlywheelConfig:
     evolve: EvolveConfig = field(default_factory=EvolveConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -63,6 +97,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
         factory = known[name].default_factory
         if factory is not dataclasses.MISSING and dataclasses.is_dataclass(factory):
             kwargs[name] = _build(factory, value, name)
+        elif name == "options" and isinstance(value, dict):
+            kwargs[name] = tuple(sorted(value.items()))
         else:
             kwargs[name] = tuple(value) if isinstance(value, list) else value
     return cls(**kwargs)
