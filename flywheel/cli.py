@@ -139,6 +139,27 @@ def fsck(data: str) -> None:
         sys.exit(1)
 
 
+# -- models (tiny-model) ---------------------------------------------------------------------------------
+@main.command("tiny-model")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
+@click.option("--size", type=click.Choice(["tiny", "small"]), default="tiny", show_default=True,
+              help="tiny: about 0.9M parameters (tests); small: a few million (trainer experiments).")
+def tiny_model(out: str, seed: int, size: str) -> None:
+    """Write a random-weight Qwen2.5-VL to OUT (weights, tokenizer, chat template, image processor), offline."""
+    import time
+    from pathlib import Path
+
+    from flywheel.models.tiny import build_tiny_model
+
+    start = time.perf_counter()
+    path = build_tiny_model(Path(out), seed=seed, size=size)
+    click.echo(f"wrote {size} Qwen2.5-VL (seed {seed}) to {path} in {time.perf_counter() - start:.1f}s:")
+    for f in sorted(path.iterdir()):
+        click.echo(f"  {f.name:<26} {f.stat().st_size:>10,} bytes")
+    click.echo(f"load it with: HFBackend({str(path)!r}) (flywheel.models.hf)")
+
+
 # -- evolve -----------------------------------------------------------------------------------------------
 @main.command()
 @click.option("--rounds", type=int, default=None, help="Rounds to run [default: 5, or the config's].")
