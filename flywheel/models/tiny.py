@@ -152,7 +152,6 @@ def build_tiny_model(out: Path, seed: int = 0, size: str = "tiny") -> Path:
     import torch
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # "Writing model shards" bars would drown the CLI's own lines
     spec = SIZES[size]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -160,7 +159,13 @@ def build_tiny_model(out: Path, seed: int = 0, size: str = "tiny") -> Path:
     image_processor = _image_processor(spec)
     torch.manual_seed(seed)  # weights come from the global generator; seed it right before building
     model = _model(spec, tokenizer)
-    model.save_pretrained(out)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a "Writing model shards" bar for a 3 MB file is noise in CLI output
+    try:
+        model.save_pretrained(out)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     tokenizer.save_pretrained(out)
     image_processor.save_pretrained(out)
     return out
