@@ -1,0 +1,209 @@
+"""Prompts for the model-driven stages: templates live as files in `generators/prompts/`, filled here.
+
+`render_prompt(name, **fields)` fills `{{field}}` placeholders and refuses a missing or unknown field, so a
+template edit and its caller cannot drift apart silently. The `*_prompt` builders format records and
+knowledge nodes into those fields (images travel as message parts, attached by the stage). Layer L2.
+Test: `pytest tests/test_lmm_prompts.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+
+from flywheel.knowledge import DOMAINS, TOOL_KINDS, Concept, VisualTool
+from flywheel.records import AnswerKind, Problem, SolutionStep
+from generators.procedural.base import canvas_code, tool_canvas_code
+
+TEMPLATES = ("propose", "solve", "judge", "repair", "extract")
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+DIFFICULTY_HINTS = {
+    1: "One construction and one short computation; the figure is uncluttered and every needed value is labelled.",
+    2: "One construction, then two short steps of reasoning.",
+    3: "A construction that must be chosen with some insight, then a few steps combining two facts.",
+    4: "A non-obvious construction (or two), several steps, and a quantity that must be derived, not read off.",
+    5: "Several constructions or a clever one, multi-step reasoning across concepts; still exact and unambiguous.",
+}
+ANSWER_FORMATS: dict[str, str] = {
+    "number": "The answer is a number: give it exactly (an integer, a fraction such as 7/2, or the decimal the "
+              "question asks for), without units.",
+    "expression": "The answer is an exact expression, such as 3*sqrt(2), 5*pi/4 or 7/3; do not round it.",
+    "choice": "The answer is the letter of the correct option only.",
+    "point": "The answer is a point, written as (x, y).",
+    "text": "The answer is a short word or phrase.",
+}  # fmt: skip
+EXAMPLE_CHARS = 1500  # per few-shot example: enough to show the style, bounded so k examples stay cheap
+EXAMPLES_HEADER = "\n## Examples of accepted problems (for the style only: make a new, different problem)\n\n"
+CODE_CHARS = 4000  # per code block shown to the judge or extractor
+
+
+@cache
+def load_template(name: str) -> str:
+    """The text of `generators/prompts/<name>.txt` (package data, so it ships with the wheel)."""
+    if name not in TEMPLATES:
+        raise FileNotFoundError(f"no prompt template {name!r}; templates: {', '.join(TEMPLATES)}")
+    return (resources.files("generators") / "prompts" / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def template_fields(name: str) -> frozenset[str]:
+    """The placeholder names a template needs."""
+    return frozenset(PLACEHOLDER.findall(load_template(name)))
+
+
+def render_prompt(name: str, **fields: object) -> str:
+    """Fill a template; a missing field raises KeyError naming it, an unknown one TypeError.
+
+    Values are inserted verbatim in one pass, so a value that itself contains `{{x}}` is never re-expanded.
+    """
+    needed = template_fields(name)
+    missing, unknown = sorted(needed - fields.keys()), sorted(fields.keys() - needed)
+    if missing:
+        raise KeyError(f"prompt {name!r} is missing field(s): {', '.join(missing)}")
+    if unknown:
+        raise TypeError(f"prompt {name!r} has no placeholder(s): {', '.join(unknown)}")
+    return PLACEHOLDER.sub(lambda m: str(fields[m.group(1)]), load_template(name))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Formatting records and knowledge nodes
+# ----------------------------------------------------------------------------------------------------
+
+
+def strip_preamble(code: str, preamble: str) -> str:
+    """Code without the canvas preamble the pipeline prepends, so prompts show what the model should write."""
+    return code[len(preamble) :] if code.startswith(preamble) else code
+
+
+def trim(text: str, limit: int) -> str:
+    """At most `limit` characters (marker included), cut at a line end where possible, saying what was cut.
+
+    >>> trim("a\\nbb\\nccc\\n" * 9, 40)
+    'a\\nbb\\nccc\\na\\nbb\\n# ... (22 more lines)'
+    """
+    if len(text) <= limit:
+        return text
+    room = max(0, limit - 24)  # the marker's length, for any line count below a million
+    cut = text.rfind("\n", 0, room) + 1 or room
+    return text[:cut] + f"# ... ({text[cut:].count(chr(10)) or 1} more lines)"
+
+
+def concept_block(concepts: Sequence[Concept]) -> str:
+    return "\n".join(f"- {c.id}: {c.name} ({c.domain}). {c.description}" for c in concepts) or "- (free choice)"
+
+
+def tool_block(tools: Sequence[VisualTool]) -> str:
+    lines = [f"- {t.id}: {t.name} ({t.kind}). {t.description} Example: `{t.example}`" for t in tools]
+    return "\n".join(lines) or "- (any construction that helps)"
+
+
+def _body(step: SolutionStep, width: int, height: int) -> str:
+    return strip_preamble(step.code, tool_canvas_code(width, height))
+
+
+def few_shot_block(problems: Sequence[Problem], k: int = 2, max_chars: int = EXAMPLE_CHARS) -> str:
+    """Up to `k` accepted problems as compact examples (question, answer, code excerpts), each <= max_chars.
+
+    Empty when there are none, so the propose template reads the same without examples.
+    """
+    parts = [_example(i, p, max_chars) for i, p in enumerate(problems[:k], 1)]
+    if not parts:
+        return ""
+    return EXAMPLES_HEADER + "\n".join(parts)
+
+
+def _example(i: int, p: Problem, max_chars: int) -> str:
+    fence = "```python\n{}\n```\n"
+    head = (f"### Example {i} (difficulty {p.difficulty:g}; answer kind {p.answer_kind}; concepts: "
+            f"{trim(', '.join(p.concepts), 200)})\nQuestion: {trim(p.question, 500)}\nAnswer: {trim(p.answer, 80)}\n"
+            "render_code excerpt:\n")  # fmt: skip
+    code_step = next((s for s in p.solution if s.kind == "code"), None)
+    step_line = f"first construction: {trim(code_step.text, 150)}\n" if code_step else ""
+    room = max_chars - len(head) - len(step_line) - 2 * len(fence)  # what the two code excerpts share
+    render = strip_preamble(p.render_code, canvas_code(p.width, p.height)).rstrip()
+    tool = _body(code_step, p.width, p.height).rstrip() if code_step else ""
+    render_room = max(room - min(len(tool), room // 3), 0)
+    text = head + fence.format(trim(render, render_room).rstrip())
+    if code_step is not None:
+        tool_room = max(max_chars - len(text) - len(step_line) - len(fence), 0)
+        text += step_line + fence.format(trim(tool, tool_room).rstrip())
+    return text
+
+
+def solution_block(p: Problem, code_chars: int = CODE_CHARS) -> str:
+    """Numbered steps; a code step shows its drawing lines without the tool preamble."""
+    lines = []
+    for i, s in enumerate(p.solution, 1):
+        lines.append(f"Step {i} ({s.kind}): {s.text}")
+        if s.kind == "code":
+            lines.append(f"```python\n{trim(_body(s, p.width, p.height), code_chars).rstrip()}\n```")
+    return "\n".join(lines) or "(no solution given)"
+
+
+def element_block(p: Problem) -> str:
+    return "\n".join(f"- {e.name} ({e.kind}) at ({e.x:g}, {e.y:g})" for e in p.elements) or "(none listed)"
+
+
+def problem_json(p: Problem) -> str:
+    """A problem in the propose schema (code without the preambles), the form the repairer must return."""
+    doc = {
+        "question": p.question, "answer": p.answer, "answer_kind": p.answer_kind, "difficulty": int(p.difficulty),
+        "render_code": strip_preamble(p.render_code, canvas_code(p.width, p.height)),
+        "answer_code": p.answer_code, "check_code": p.check_code,
+        "solution": [{"kind": s.kind, "text": s.text, **({"code": _body(s, p.width, p.height)} if s.kind == "code"
+                                                         else {})} for s in p.solution],
+        "elements": [{"name": e.name, "kind": e.kind, "x": e.x, "y": e.y} for e in p.elements],
+        "concepts": list(p.concepts), "tools": list(p.tools), "width": p.width, "height": p.height,
+    }  # fmt: skip
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+# ----------------------------------------------------------------------------------------------------
+# One builder per template
+# ----------------------------------------------------------------------------------------------------
+
+
+def propose_prompt(concepts: Sequence[Concept], tools: Sequence[VisualTool], difficulty: int,
+                   examples: Sequence[Problem] = (), k: int = 2, width: int = 600, height: int = 480,
+                   count: int = 1) -> str:  # fmt: skip
+    """The proposer's prompt for one concept combination at one difficulty level (1-5)."""
+    level = min(5, max(1, int(difficulty)))
+    return render_prompt(
+        "propose", concepts=concept_block(concepts), tools=tool_block(tools), difficulty=level,
+        difficulty_hint=DIFFICULTY_HINTS[level], width=width, height=height, canvas=canvas_code(width, height),
+        tool_canvas=tool_canvas_code(width, height), count=count, examples=few_shot_block(examples, k),
+    )  # fmt: skip
+
+
+def solve_prompt(question: str, answer_kind: AnswerKind | str = "") -> str:
+    """The cross-model solver's prompt; attach the rendered image to the same message."""
+    return render_prompt("solve", question=question, answer_format=ANSWER_FORMATS.get(answer_kind, ""))
+
+
+def judge_prompt(p: Problem, threshold: int = 7) -> str:
+    """The judge's rubric prompt; attach the original image, then the edited one, in that order."""
+    return render_prompt(
+        "judge", question=p.question, answer=p.answer, answer_kind=p.answer_kind, solution=solution_block(p),
+        elements=element_block(p), threshold=threshold,
+    )  # fmt: skip
+
+
+def repair_prompt(p: Problem, stage: str, reason: str, detail: str = "") -> str:
+    """The repairer's prompt: the failed problem and why it failed (the image may be attached if it rendered)."""
+    return render_prompt(
+        "repair", stage=stage, reason=reason, detail=trim(detail or "(none)", CODE_CHARS), problem=problem_json(p),
+        width=p.width, height=p.height, canvas=canvas_code(p.width, p.height),
+        tool_canvas=tool_canvas_code(p.width, p.height),
+    )  # fmt: skip
+
+
+def extract_prompt(p: Problem, known_concepts: Sequence[Concept], known_tools: Sequence[VisualTool]) -> str:
+    """The extractor's prompt; pass a relevant subset of the knowledge system, not all of it."""
+    return render_prompt(
+        "extract", question=p.question, answer=p.answer, solution=solution_block(p),
+        known_concepts="\n".join(f"- {c.id}: {c.name}" for c in known_concepts) or "(none)",
+        known_tools="\n".join(f"- {t.id}: {t.name}" for t in known_tools) or "(none)",
+        domains=", ".join(DOMAINS), tool_kinds=", ".join(TOOL_KINDS),
+    )  # fmt: skip
