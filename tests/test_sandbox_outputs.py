@@ -148,3 +148,15 @@ def test_temp_folder_honours_tmpdir(tmp_path, monkeypatch):
     cwd, tmp = r.stdout.split()
     assert cwd.startswith(str(tmp_path.resolve()) + "/") and tmp == cwd
     assert list(tmp_path.iterdir()) == []  # nothing left behind on the host
+
+
+def test_ordinary_process_and_thread_use_works(sandbox):
+    code = (
+        "import subprocess, sys\nfrom multiprocessing import Pool\nfrom concurrent.futures import ThreadPoolExecutor\n"
+        "print(subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True).stdout.strip())\n"
+        "with Pool(2) as p:\n    print(p.map(abs, [-1, -2]))\n"
+        "with ThreadPoolExecutor(3) as ex:\n    print(list(ex.map(abs, [-3, -4])))\n"
+    )
+    r = sandbox.run(code, limits=SandboxLimits(wall_s=30))
+    assert r.status == "ok", r.stderr
+    assert r.stdout.split("\n")[:3] == ["42", "[1, 2]", "[3, 4]"]

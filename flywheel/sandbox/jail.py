@@ -90,7 +90,7 @@ def build_worker_root(job_base: str, extra_ro: Iterable[str] = ()) -> None:
         os.close(fd)
     for path, dest in symlinks.items():
         os.symlink(dest, new_root + path)
-    for d in ("/proc", job_base):
+    for d in ("/proc", "/dev/shm", job_base):
         os.makedirs(new_root + d, mode=0o755, exist_ok=True)
 
     os.chdir(new_root)
@@ -110,8 +110,11 @@ def unmount_job_folder(job_base: str) -> None:
     sc.umount2(job_base, sc.MNT_DETACH)
 
 
-def enter_job_namespaces() -> None:
-    """In the job, still root and PID 1 of its own PID namespace: private mounts and IPC, a fresh /proc."""
+def enter_job_namespaces(shm_mb: int) -> None:
+    """In the job, still root and PID 1 of its own PID namespace: private mounts and IPC, a fresh /proc,
+    and a small private /dev/shm (multiprocessing's semaphores live there)."""
     sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS)
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     sc.mount("proc", "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    sc.mount("flywheel-shm", "/dev/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+             f"mode=1777,size={shm_mb}m,nr_inodes=1024")

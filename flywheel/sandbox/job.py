@@ -159,7 +159,7 @@ def run_job(code: str, job_dir: str, uid: int, limits: SandboxLimits,
         if isolated:
             from flywheel.sandbox.jail import enter_job_namespaces
 
-            enter_job_namespaces()
+            enter_job_namespaces(min(64, limits.disk_mb))
         os.setsid()  # own session and group: the supervisor can always kill the job's whole group
         _wire_stdio(stdout_fd, stderr_fd, report_fd)
         set_limits(limits)
