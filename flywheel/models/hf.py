@@ -99,7 +99,9 @@ class HFBackend:
         for batch in _batches(ready, self.batch_size):
             for item, completion in zip(batch, self._run(batch), strict=True):
                 results[item.index] = completion
-        return [c if c is not None else self._failed("", "not run") for c in results]
+        done = [c for c in results if c is not None]
+        assert len(done) == len(requests), "every request gets exactly one completion"
+        return done
 
     def close(self) -> None:
         """Drop the weights (an actor pool reuses the process for the next model)."""
@@ -164,12 +166,12 @@ class HFBackend:
         new = out[:, width:].tolist()
         ends = [self._finish(new[r], stopper.stopped_at[r], rows[r][0].sampling.stop) for r in range(len(rows))]
         seconds = (time.perf_counter() - start) / len(batch)
-        return [
-            Completion(texts=tuple(e[0] for e in ends[k * n:(k + 1) * n]), model=self.model,
-                       prompt_tokens=int(lengths[k]), completion_tokens=sum(e[1] for e in ends[k * n:(k + 1) * n]),
-                       seconds=seconds, finish_reasons=tuple(e[2] for e in ends[k * n:(k + 1) * n]))
-            for k in range(len(batch))
-        ]
+        completions = []
+        for k, prompt_tokens in enumerate(lengths):
+            texts, counts, reasons = zip(*ends[k * n:(k + 1) * n], strict=True)
+            completions.append(Completion(texts=texts, model=self.model, prompt_tokens=int(prompt_tokens),
+                                          completion_tokens=sum(counts), seconds=seconds, finish_reasons=reasons))
+        return completions
 
     def _encode(self, batch: list[_Prepared]):
         """The processor's tensors for the batch, left-padded, on the model's device (floats in its dtype)."""

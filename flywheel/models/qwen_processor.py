@@ -1,4 +1,5 @@
-"""Load a model's multimodal processor where torchvision cannot be imported (this machine; see MACHINE.md §1).
+"""Load a model's multimodal processor where torchvision cannot be imported (PyPI's is a CUDA build that fails
+beside CPU-only torch).
 
 Qwen2-VL, Qwen2.5-VL and Qwen3-VL processors (and others with a video slot) carry a video processor, and in
 transformers 5 every video processor needs torchvision, so `AutoProcessor.from_pretrained` fails on a perfectly
@@ -20,7 +21,7 @@ def load_processor(model: str, local_files_only: bool = True):
 
     try:
         return AutoProcessor.from_pretrained(model, local_files_only=local_files_only)
-    except (ImportError, AttributeError) as exc:  # the two ways a missing torchvision surfaces (MACHINE.md §3)
+    except (ImportError, AttributeError) as exc:  # the two ways a missing torchvision surfaces
         log.info("AutoProcessor failed for %s (%s); building it without a video processor", model, exc)
         return _without_video(model, local_files_only)
 
@@ -45,7 +46,10 @@ def _without_video(model: str, local_files_only: bool):
             parts[name] = None
         else:  # e.g. an audio feature extractor: not something an image-chat backend can stand in for
             raise ValueError(f"{model}: cannot build processor part {name!r} without torchvision")
-    return cls(**parts, chat_template=getattr(parts.get("tokenizer"), "chat_template", None))
+    # The template may live beside the processor (chat_template.jinja / legacy .json) rather than the tokenizer.
+    saved, _ = cls.get_processor_dict(model, local_files_only=local_files_only)
+    template = saved.get("chat_template") or getattr(parts.get("tokenizer"), "chat_template", None)
+    return cls(**parts, chat_template=template)
 
 
 def _allow_missing_video(cls: type) -> type:

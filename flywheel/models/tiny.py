@@ -4,8 +4,8 @@ It has the real architecture, tokenizer files, chat template, image processor an
 Qwen2.5-VL checkpoint, so the real loading code (`flywheel.models.hf`, vLLM, trainers) runs on it unchanged; only
 the sizes are small and the weights random. The byte-level BPE tokenizer is trained in-process on a small
 built-in math and geometry corpus (nothing is downloaded). `flywheel tiny-model OUT` calls `build_tiny_model`.
-Text head_dim is 64 because vLLM's CPU attention supports no smaller one; embeddings are untied so weights
-hot-reloaded into vLLM keep their lm_head in sync (docs: /work/shared/design/MACHINE.md §3-4).
+Text head_dim is 64 because vLLM's CPU attention rejects small ones (16 fails); embeddings are untied because
+with tied ones, weights hot-reloaded into vLLM leave a stale lm_head (both measured while planning).
 """
 
 from __future__ import annotations
