@@ -1,0 +1,73 @@
+"""Cross-model verification on canned solver completions (the fake sits at the model boundary) and on the
+real hf backend with the tiny random model (its answers are noise: the plumbing and accounting are tested)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flywheel.models.base import Completion
+from flywheel.records import make_problem
+from verifiers.crossmodel import crossmodel_verdict, crossmodel_verdicts, solve_requests
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 32
+
+
+def _problem(answer: str, kind: str = "number"):
+    return make_problem(question="What is the area of triangle ABC in cm²?", answer=answer, answer_kind=kind,
+                        render_code="pass", answer_code="print(6)", image=PNG)
+
+
+def _solved(*texts: str, model: str = "solver") -> Completion:
+    return Completion(tuple(texts), model, prompt_tokens=10, completion_tokens=20, seconds=0.1)
+
+
+def test_requests_carry_image_prompt_and_k_samples():
+    p = _problem("6")
+    (req,) = solve_requests([p], lambda q: f"Solve: {q.question}", k=5, max_tokens=64)
+    assert req.sampling.n == 5 and req.sampling.max_tokens == 64
+    assert req.messages[0].images == (PNG,) and req.messages[0].text.startswith("Solve: What is")
+
+
+def test_pass_rate_uses_the_equivalence_checker():
+    p = _problem("7/2", "expression")
+    c = _solved("... so the area is <answer>3.5</answer>", "I think \\boxed{\\frac{7}{2}}", "<answer>4</answer>",
+                "no final answer here")
+    v = crossmodel_verdict(p, c)
+    assert v.name == "crossmodel" and v.passed is None and v.score == 0.5
+    assert "50% of 4" in v.reason
+    assert crossmodel_verdict(p, c, min_pass_rate=0.5).passed is True
+    assert crossmodel_verdict(p, c, min_pass_rate=0.75).passed is False
+
+
+def test_failed_solver_request_never_passes():
+    p = _problem("6")
+    bad = Completion((), "solver", error="HTTP 503: overloaded")
+    assert crossmodel_verdict(p, bad).passed is None
+    v = crossmodel_verdict(p, bad, min_pass_rate=0.1)
+    assert v.passed is False and "503" in v.reason
+
+
+def test_lengths_must_match():
+    with pytest.raises(ValueError):
+        crossmodel_verdicts([_problem("6")], [])
+
+
+def test_real_hf_backend_on_the_tiny_model(tmp_path):
+    pytest.importorskip("transformers")
+    import io
+
+    from PIL import Image
+
+    from flywheel.models.hf import HFBackend
+    from flywheel.models.tiny import build_tiny_model
+
+    buf = io.BytesIO()
+    Image.new("RGB", (112, 112), "white").save(buf, format="PNG")
+    p = make_problem(question="What is 2 + 4?", answer="6", render_code="pass", answer_code="print(6)",
+                     image=buf.getvalue())
+    backend = HFBackend(str(build_tiny_model(tmp_path / "tiny")))
+    reqs = solve_requests([p, p], lambda q: q.question, k=3, max_tokens=12, seed=1)
+    outs = backend.generate(reqs)
+    verdicts = crossmodel_verdicts([p, p], outs)
+    assert all(len(c.texts) == 3 and c.completion_tokens > 0 for c in outs)
+    assert all(0.0 <= v.score <= 1.0 and v.passed is None for v in verdicts)
