@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ WORDS = {"True": "true", "False": "false", "None": "null", "true": "true", "fals
 ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\", "/": "/",
            "\n": ""}  # fmt: skip
 MAX_TEXT = 200_000  # longer outputs are cut: no proposal is that long, and it bounds the scan
-SCAN_BUDGET = 3_000_000  # characters the bracket matcher may visit per text (hostile input stays fast)
+SCAN_BUDGET = 1_500_000  # characters the bracket matcher may visit per text (hostile input stays fast)
 MAX_UNCLOSED = 32  # unclosed openers remembered; past that the text is junk anyway
 
 
@@ -38,10 +39,10 @@ class ParseFailure:
 
 @dataclass(frozen=True)
 class Found:
-    """What a scan found: decoded values with their source text, spans that would not decode (with the
-    decoder's complaint) and the offsets of openers that never closed (a cut-off output)."""
+    """What a scan found: decoded values with their offset and source text, spans that would not decode (with
+    the decoder's complaint) and the offsets of openers that never closed (a cut-off output)."""
 
-    values: tuple[tuple[str, Any], ...]
+    values: tuple[tuple[int, str, Any], ...]
     failed: tuple[tuple[str, str], ...]
     unclosed: tuple[int, ...]
 
@@ -57,12 +58,26 @@ def _comment_end(s: str, i: int) -> int | None:
     return None
 
 
+_VALUE_START = re.compile(r'["“{\[\-0-9}\]]|(?:true|false|null)\b')
+
+
 def _plausible_close(s: str, j: int) -> bool:
-    """A double quote really closes a JSON string only if a separator follows it (used by the lenient pass)."""
+    """Whether the double quote at s[j] really closes a JSON string (used by the lenient pass only).
+
+    It must be followed by a separator and, after a comma or colon, by the start of a JSON value: so the
+    quotes in `ax.text(5, 5, "C", fontsize=12)` written unescaped inside a code string stay content.
+    """
     k = j + 1
     while k < len(s) and s[k] in " \t\r\n":
         k += 1
-    return k >= len(s) or s[k] in ",:}]"
+    if k >= len(s) or s[k] in "}]":
+        return True
+    if s[k] not in ",:":
+        return False
+    k += 1
+    while k < len(s) and s[k] in " \t\r\n":
+        k += 1
+    return k >= len(s) or _VALUE_START.match(s, k) is not None
 
 
 def _string_end(s: str, i: int, guard: bool = False) -> int | None:
@@ -214,6 +229,18 @@ def _match(s: str, i: int, budget: list[int]) -> int | None:
     return None
 
 
+def final_text(text: str) -> tuple[str, bool]:
+    """The part of a reasoning model's output after its thinking, and whether it stopped while still thinking.
+
+    Drafts sketched inside `<think>` are not the answer; a `</think>` with no opener (the chat template
+    opened it) counts too.
+    """
+    head, sep, tail = text.rpartition("</think>")
+    if sep:
+        return tail, False
+    return text, "<think>" in text
+
+
 def scan(text: str) -> Found:
     """Every top-level JSON-like value in `text`, in order of appearance.
 
@@ -236,7 +263,7 @@ def scan(text: str) -> Found:
         elif end > 0:
             value, error = decode(s[i:end])
             if error is None:
-                values.append((s[i:end], value))
+                values.append((i, s[i:end], value))
                 i = end
                 continue
             failed.append((s[i:end], error))

@@ -27,7 +27,7 @@ from flywheel.records import (
     raw_input_id,
 )
 from generators.lmm.clean import FieldError, clean_answer, clean_code, clean_latex, tool_code_contract, with_canvas
-from generators.lmm.jsonish import ParseFailure, scan
+from generators.lmm.jsonish import ParseFailure, final_text, scan
 from generators.lmm.review import Extraction, Judgement, extract_answer_tag, parse_extraction, parse_judgement
 from generators.procedural.base import Draft
 
@@ -53,6 +53,10 @@ ALIASES = {
     "difficulty": ("level", "difficulty_level"),
     "domain": ("subject",),
     "choices": ("options",),
+    # The paper's generator keeps the construction apart from the solution text; it becomes a code step.
+    "tool_code": ("python_code_auxiliary", "auxiliary_code", "aux_code", "construction_code"),
+    "tool_text": ("auxiliary_tools_description", "new_auxiliary_tools_description", "auxiliary_description",
+                  "auxiliary_image_description", "construction"),
 }  # fmt: skip
 _CANONICAL = {alias: key for key, aliases in ALIASES.items() for alias in (key, *aliases)}
 KINDS: dict[str, AnswerKind] = {
@@ -67,6 +71,7 @@ STEP_KINDS = {"think": "think", "reasoning": "think", "thought": "think", "text"
 LEVEL_WORDS = {"easy": 2, "medium": 3, "moderate": 3, "hard": 4, "difficult": 4, "very hard": 5}
 MIN_SIDE, MAX_SIDE = 64, 2048  # pixels; outside this a "width" is a mistake, not a figure size
 _FENCED = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_FENCE_BLOCK = re.compile(r"```[ \t]*[\w+.-]*[ \t]*\n(.*?)```", re.DOTALL)
 __all__ = [
     "REQUIRED", "Extraction", "Judgement", "ParseFailure", "ProposalDefaults", "ProposalDraft", "draft_from",
     "extract_answer_tag", "failure_to_rejection", "infer_kind", "parse_candidates", "parse_extraction",
@@ -104,11 +109,16 @@ def parse_candidates(text: str, defaults: ProposalDefaults = ProposalDefaults())
     """
     if not text or not text.strip():
         return [ParseFailure("empty", "the model returned no text", text or "")]
-    found = scan(text)
+    body, thinking = final_text(text)
+    if thinking:
+        return [ParseFailure("truncated", "the output ends inside <think>", text)]
+    found = scan(body)
     out: list[ProposalDraft | ParseFailure] = []
     seen: set[tuple[str, str, str]] = set()
-    for source, value in found.values:
+    last_start = -1
+    for start, source, value in found.values:
         cands = _candidates(value)
+        last_start = start if cands else last_start
         for cand in cands:
             item = draft_from(cand, defaults, source if len(cands) == 1 else _compact(cand))
             if isinstance(item, ProposalDraft):
@@ -117,9 +127,11 @@ def parse_candidates(text: str, defaults: ProposalDefaults = ProposalDefaults())
                     continue
                 seen.add(key)
             out.append(item)
-    cut = [i for i in found.unclosed if _QUESTION_KEY.search(text, i)]
+    # Cut off: an opener that never closed, holds a question, and has no complete candidate after it (an
+    # unclosed sketch followed by the real JSON is not a truncation; the tail of a cut-off array is).
+    cut = [i for i in found.unclosed if i > last_start and _QUESTION_KEY.search(body, i)]
     if cut:
-        out.append(ParseFailure("truncated", "the output ends inside a JSON value", text[cut[-1]:]))
+        out.append(ParseFailure("truncated", "the output ends inside a JSON value", body[cut[0]:]))
     if not out:
         out.append(_no_candidate(text, found.failed))
     return out
@@ -208,7 +220,7 @@ def _build(f: dict[str, Any], d: ProposalDefaults, raw: str, fixes: list[str]) -
         render_code=with_canvas(clean_code(f["render_code"], "render_code", fixes), width, height, fixes),
         answer_code=clean_code(f["answer_code"], "answer_code", fixes),
         check_code=clean_code(f["check_code"], "check_code", fixes),
-        solution=_solution(f.get("solution"), width, height, fixes),
+        solution=_solution(f.get("solution"), width, height, fixes) + _separate_tool_step(f, width, height, fixes),
         elements=_elements(f.get("elements"), fixes),
         tools=_names(f.get("tools"), d.tools, d.ks, "tool", fixes),
         width=width,
@@ -314,7 +326,7 @@ def _solution(value: Any, width: int, height: int, fixes: list[str]) -> tuple[So
         return ()
     if isinstance(value, str):
         fixes.append("solution_from_text")
-        return (SolutionStep("think", value.strip()),)
+        return _markdown_steps(value, width, height, fixes)
     if not isinstance(value, list):
         raise FieldError(f"solution must be a list of steps, got {type(value).__name__}")
     steps = []
@@ -326,6 +338,22 @@ def _solution(value: Any, width: int, height: int, fixes: list[str]) -> tuple[So
         else:
             raise FieldError(f"a solution step must be an object, got {type(item).__name__}")
     return tuple(steps)
+
+
+def _markdown_steps(text: str, width: int, height: int, fixes: list[str]) -> tuple[SolutionStep, ...]:
+    """A solution written as markdown: prose becomes think steps, each fenced block a code step whose text is
+    the prose just before it (models introduce code with "Draw the altitude from C:")."""
+    steps: list[SolutionStep] = []
+    pos = 0
+    for m in _FENCE_BLOCK.finditer(text):
+        *before, intro = re.split(r"\n\s*\n", clean_latex(text[pos : m.start()]).strip())
+        if "\n\n".join(before).strip():
+            steps.append(SolutionStep("think", "\n\n".join(before).strip()))
+        code = tool_code_contract(clean_code(m.group(1), "solution code", fixes), width, height, fixes)
+        steps.append(SolutionStep("code", intro.strip() or "Draw the construction.", code))
+        pos = m.end()
+    tail = clean_latex(text[pos:]).strip()
+    return tuple(steps) + ((SolutionStep("think", tail),) if tail else ())
 
 
 def _step(item: dict[str, Any], width: int, height: int, fixes: list[str]) -> SolutionStep:
@@ -341,6 +369,19 @@ def _step(item: dict[str, Any], width: int, height: int, fixes: list[str]) -> So
         return SolutionStep("think", clean_latex(text).strip())
     code = tool_code_contract(clean_code(raw_code, "solution code", fixes), width, height, fixes)
     return SolutionStep("code", clean_latex(text).strip(), code)
+
+
+def _separate_tool_step(f: dict[str, Any], width: int, height: int, fixes: list[str]) -> tuple[SolutionStep, ...]:
+    """A construction given beside the solution (paper style) as one more code step, if the solution has none."""
+    steps = f.get("solution")
+    has_code = isinstance(steps, list) and any(isinstance(s, dict) and (s.get("code") or s.get("tool_code"))
+                                               for s in steps)  # fmt: skip
+    if has_code or _blank(f.get("tool_code")):
+        return ()
+    fixes.append("tool_step_from_field")
+    text = clean_latex(_text(f.get("tool_text") or "Draw the auxiliary construction.", "tool_text")).strip()
+    return (SolutionStep("code", text, tool_code_contract(clean_code(f["tool_code"], "tool_code", fixes), width,
+                                                          height, fixes)),)  # fmt: skip
 
 
 def _elements(value: Any, fixes: list[str]) -> tuple[NamedElement, ...]:

@@ -36,6 +36,8 @@ ANSWER_FORMATS: dict[str, str] = {
     "text": "The answer is a short word or phrase.",
 }  # fmt: skip
 EXAMPLE_CHARS = 1500  # per few-shot example: enough to show the style, bounded so k examples stay cheap
+MARKER_CHARS = 24  # what trim's "# ... (n more lines)" marker may take
+MIN_EXAMPLE_CHARS = 800  # below this an example has no room left for code
 EXAMPLES_HEADER = "\n## Examples of accepted problems (for the style only: make a new, different problem)\n\n"
 CODE_CHARS = 4000  # per code block shown to the judge or extractor
 
@@ -85,7 +87,9 @@ def trim(text: str, limit: int) -> str:
     """
     if len(text) <= limit:
         return text
-    room = max(0, limit - 24)  # the marker's length, for any line count below a million
+    if limit < MARKER_CHARS:
+        return ""
+    room = limit - MARKER_CHARS
     cut = text.rfind("\n", 0, room) + 1 or room
     return text[:cut] + f"# ... ({text[cut:].count(chr(10)) or 1} more lines)"
 
@@ -115,19 +119,20 @@ def few_shot_block(problems: Sequence[Problem], k: int = 2, max_chars: int = EXA
 
 
 def _example(i: int, p: Problem, max_chars: int) -> str:
-    fence = "```python\n{}\n```\n"
+    """One example within `max_chars` (at least MIN_EXAMPLE_CHARS): text fields get fixed shares, the two code
+    excerpts share what is left, the tool excerpt taking at most a third."""
+    budget, fence = max(max_chars, MIN_EXAMPLE_CHARS), "```python\n{}\n```\n"
     head = (f"### Example {i} (difficulty {p.difficulty:g}; answer kind {p.answer_kind}; concepts: "
-            f"{trim(', '.join(p.concepts), 200)})\nQuestion: {trim(p.question, 500)}\nAnswer: {trim(p.answer, 80)}\n"
-            "render_code excerpt:\n")  # fmt: skip
+            f"{trim(', '.join(p.concepts), budget // 10)})\nQuestion: {trim(p.question, budget // 4)}\n"
+            f"Answer: {trim(p.answer, 60)}\nrender_code excerpt:\n")  # fmt: skip
     code_step = next((s for s in p.solution if s.kind == "code"), None)
-    step_line = f"first construction: {trim(code_step.text, 150)}\n" if code_step else ""
-    room = max_chars - len(head) - len(step_line) - 2 * len(fence)  # what the two code excerpts share
+    step_line = f"first construction: {trim(code_step.text, 120)}\n" if code_step else ""
+    room = budget - len(head) - len(step_line) - 2 * (len(fence) - 2)  # what the two code excerpts share
     render = strip_preamble(p.render_code, canvas_code(p.width, p.height)).rstrip()
     tool = _body(code_step, p.width, p.height).rstrip() if code_step else ""
-    render_room = max(room - min(len(tool), room // 3), 0)
-    text = head + fence.format(trim(render, render_room).rstrip())
+    text = head + fence.format(trim(render, room - min(len(tool), room // 3)).rstrip())
     if code_step is not None:
-        tool_room = max(max_chars - len(text) - len(step_line) - len(fence), 0)
+        tool_room = budget - len(text) - len(step_line) - (len(fence) - 2)
         text += step_line + fence.format(trim(tool, tool_room).rstrip())
     return text
 

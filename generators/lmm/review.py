@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from generators.lmm.clean import clean_answer
-from generators.lmm.jsonish import Found, ParseFailure, scan
+from generators.lmm.jsonish import Found, ParseFailure, final_text, scan
 
 # The three rubric scores of the paper's checker (Q&A correctness, drawing validity, tool-edit validity),
 # under the names judges actually write. A score given as null means "does not apply" and is left out.
 SCORE_ALIASES = {
     "question_answer": ("question_answer", "qa", "q_a", "answer", "correctness", "answer_correctness",
-                        "question_answer_correctness", "solution_correctness", "qa_correctness"),
+                        "question_answer_correctness", "solution_correctness", "qa_correctness", "q_a_correctness"),
     "drawing": ("drawing", "drawing_validity", "image", "figure", "image_validity", "figure_validity",
                 "original_image"),
     "tool_edit": ("tool_edit", "tool_edit_validity", "tool", "edit", "auxiliary", "auxiliary_image",
@@ -27,6 +27,9 @@ SCORE_ALIASES = {
 }  # fmt: skip
 _SCORE_OF = {alias: key for key, aliases in SCORE_ALIASES.items() for alias in aliases}
 JUDGE_THRESHOLD = 7  # the paper leaves it open; 7 of 10 keeps "minor issue that does not change the answer"
+VERDICT_KEYS = ("pass", "passed", "verdict", "accept", "valid")
+NO_WORDS = ("fail", "failed", "no", "false", "reject", "rejected")  # an explicit veto beats high scores
+REASON_KEYS = ("reason", "reasoning", "explanation", "rationale", "comment", "comments")
 EXTRACT_KEYS = ("concepts", "tools", "new_concepts", "new_tools")
 CONCEPT_FIELDS = ("name", "description", "domain", "parents", "prerequisites", "level")
 TOOL_FIELDS = ("name", "description", "kind", "example")
@@ -58,8 +61,8 @@ def _key(k: object) -> str:
 
 def _last_dict(found: Found, wanted: Any) -> dict | None:
     """The last decoded object that has a wanted key: judges often sketch JSON before the final one."""
-    dicts = [v for _, v in found.values if isinstance(v, dict)]
-    dicts += [d for _, v in found.values if isinstance(v, list) for d in v if isinstance(d, dict)]
+    dicts = [v for _, _, v in found.values if isinstance(v, dict)]
+    dicts += [d for _, _, v in found.values if isinstance(v, list) for d in v if isinstance(d, dict)]
     hits = [d for d in dicts if wanted(d)]
     return hits[-1] if hits else None
 
@@ -98,11 +101,12 @@ def _prose_scores(text: str) -> dict[str, Any]:
 
 def parse_judgement(text: str, threshold: int = JUDGE_THRESHOLD) -> Judgement | ParseFailure:
     """The judge's scores; `passed` needs every applicable score >= threshold and no explicit "fail"."""
-    found = scan(text or "")
+    body, thinking = final_text(text or "")
+    found = scan(body)
     d = _last_dict(found, lambda d: bool(_flat_scores(d))) or {}
-    raw_scores = _flat_scores(d) or _prose_scores(text or "")
+    raw_scores = _flat_scores(d) or _prose_scores(body)
     if not raw_scores:
-        reason = "truncated" if found.unclosed else ("empty" if not (text or "").strip() else "no_scores")
+        reason = "truncated" if found.unclosed or thinking else ("empty" if not body.strip() else "no_scores")
         return ParseFailure(reason, "no rubric scores found in the judge's output", text or "")
     missing = [k for k in SCORE_ALIASES if k not in raw_scores]
     if missing:
@@ -111,11 +115,9 @@ def parse_judgement(text: str, threshold: int = JUDGE_THRESHOLD) -> Judgement | 
         scores = {k: s for k, v in raw_scores.items() if (s := None if v is None else _score(v)) is not None}
     except ValueError as exc:
         return ParseFailure("bad_field", str(exc), text)
-    verdict = next((v for k, v in d.items() if _key(k) in ("pass", "passed", "verdict", "accept", "valid")), None)
-    said_no = verdict is False or (isinstance(verdict, str) and verdict.strip().lower() in ("fail", "no", "false",
-                                                                                            "reject", "failed"))
-    reason = next((str(v) for k, v in d.items() if _key(k) in ("reason", "reasoning", "explanation", "rationale",
-                                                                 "comment", "comments")), "")  # fmt: skip
+    verdict = next((v for k, v in d.items() if _key(k) in VERDICT_KEYS), None)
+    said_no = verdict is False or str(verdict).strip().lower() in NO_WORDS
+    reason = next((str(v) for k, v in d.items() if _key(k) in REASON_KEYS), "")
     passed = bool(scores) and all(s >= threshold for s in scores.values()) and not said_no
     return Judgement(scores, passed, reason.strip())
 
@@ -144,10 +146,11 @@ def _nodes(value: Any, keep: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
 
 def parse_extraction(text: str) -> Extraction | ParseFailure:
     """The extractor's JSON: concepts and tools used (ids or names) and proposed new nodes."""
-    found = scan(text or "")
+    body, thinking = final_text(text or "")
+    found = scan(body)
     d = _last_dict(found, lambda d: any(_key(k) in EXTRACT_KEYS for k in d))
     if d is None:
-        reason = "truncated" if found.unclosed else ("empty" if not (text or "").strip() else "no_json")
+        reason = "truncated" if found.unclosed or thinking else ("empty" if not body.strip() else "no_json")
         return ParseFailure(reason, "no object with concepts or tools found", text or "")
     d = {_key(k): v for k, v in d.items()}
     return Extraction(_refs(d.get("concepts")), _refs(d.get("tools")), _nodes(d.get("new_concepts"), CONCEPT_FIELDS),
