@@ -431,6 +431,9 @@ def test_judgement_variants_nested_strings_nulls_and_explicit_fail():
     assert j.scores == {"question_answer": 8, "drawing": 9} and j.passed and j.reason == "No tool edit to judge."
     low = parse_judgement('{"question_answer": 10, "drawing": 4, "tool_edit": 9, "reason": "label C misplaced"}')
     assert not low.passed and low.scores["drawing"] == 4
+    per_item = parse_judgement('{"question_answer": {"score": 9, "reason": "ok"}, "drawing": {"score": 8}, '
+                               '"tool_edit": {"score": 3, "reason": "the altitude misses C"}}')  # fmt: skip
+    assert per_item.scores == {"question_answer": 9, "drawing": 8, "tool_edit": 3} and not per_item.passed
     vetoed = parse_judgement("{'question_answer': 9, 'drawing': 9, 'tool_edit': 9, 'verdict': 'FAIL', 'reason': 'x'}")
     assert not vetoed.passed
 

@@ -77,7 +77,8 @@ __all__ = [
     "extract_answer_tag", "failure_to_rejection", "infer_kind", "parse_candidates", "parse_extraction",
     "parse_judgement", "parse_proposal", "to_problem",
 ]  # fmt: skip
-_QUESTION_KEY = re.compile(r"[\"'“‘]?(question|problem|new_problem)[\"'”’]?\s*:", re.IGNORECASE)
+# A quoted "question" key (or an alias) followed by a colon: how a cut-off or broken candidate is recognised.
+_QUESTION_KEY = re.compile(r"[\"'“‘](question|problem|new_problem)[\"'”’]\s*:", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

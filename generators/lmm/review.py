@@ -68,6 +68,10 @@ def _last_dict(found: Found, wanted: Any) -> dict | None:
 
 
 def _score(value: Any) -> int | None:
+    if isinstance(value, dict):  # {"drawing": {"score": 8, "reason": "..."}}
+        value = next((v for k, v in value.items() if _key(k) in ("score", "value", "rating")), value)
+    if value is None:
+        return None
     if isinstance(value, bool):
         raise ValueError("a score cannot be true/false")
     if isinstance(value, int | float):
