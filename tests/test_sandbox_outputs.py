@@ -160,3 +160,24 @@ def test_ordinary_process_and_thread_use_works(sandbox):
     r = sandbox.run(code, limits=SandboxLimits(wall_s=30))
     assert r.status == "ok", r.stderr
     assert r.stdout.split("\n")[:3] == ["42", "[1, 2]", "[3, 4]"]
+
+
+def test_jobs_still_reach_python_when_tmpdir_holds_the_venv(monkeypatch):
+    """CI clones into /tmp: the job folders must never cover the interpreter's own directories."""
+    import os
+    import sys
+    import tempfile
+
+    from flywheel.sandbox import Sandbox
+
+    holder = os.path.dirname(os.path.realpath(sys.prefix))
+    before = sorted(os.listdir(holder))
+    monkeypatch.setenv("TMPDIR", holder)
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    code = ("import matplotlib, matplotlib.pyplot as plt\nprint(len(open(matplotlib.__file__).read()) > 0)\n"
+            "fig = plt.figure(figsize=(2, 1)); fig.text(0.1, 0.5, 'label A', fontsize=12)\n")
+    with Sandbox(workers=1) as sb:
+        r = sb.run(code)
+    assert r.status == "ok", r.stderr
+    assert r.stdout == "True\n" and [i.name for i in r.images] == ["figure_1.png"] and r.stderr == ""
+    assert sorted(os.listdir(holder)) == before

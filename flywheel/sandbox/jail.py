@@ -63,10 +63,23 @@ def _bind(fd: int, target: str, is_dir: bool, devices: bool = False) -> None:
         sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV)
 
 
-def build_worker_root(job_base: str, extra_ro: Iterable[str] = ()) -> None:
+def jobs_mountpoint(tmp_dir: str, bound: Iterable[str]) -> str:
+    """Where each job's tmpfs goes: `<TMPDIR>/flywheel-jobs`, unless that lies inside a read-only bind
+    (then /tmp/flywheel-jobs). Never TMPDIR itself: the venv or the project may live below it.
+
+    >>> jobs_mountpoint("/tmp", ["/tmp/ci/.venv"])
+    '/tmp/flywheel-jobs'
+    >>> jobs_mountpoint("/work/proj/tmp", ["/work/proj"])
+    '/tmp/flywheel-jobs'
+    """
+    inside = any(tmp_dir == b or tmp_dir.startswith(b.rstrip("/") + "/") for b in bound)
+    return os.path.join("/tmp" if inside else tmp_dir, "flywheel-jobs")
+
+
+def build_worker_root(tmp_dir: str, extra_ro: Iterable[str] = ()) -> str:
     """Enter private namespaces and pivot into a fresh read-only root. Runs once, as root, in the worker.
 
-    `job_base` is the (empty) directory under which each job's tmpfs folder is mounted.
+    Returns the (empty) directory on which each job's tmpfs folder is mounted.
     """
     sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWNET | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS)
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
@@ -80,6 +93,7 @@ def build_worker_root(job_base: str, extra_ro: Iterable[str] = ()) -> None:
             sources[path] = (os.open(path, os.O_PATH | os.O_CLOEXEC), os.path.isdir(path))
     devices = {d: os.open(d, os.O_PATH | os.O_CLOEXEC) for d in DEVICES if os.path.exists(d)}
 
+    job_base = jobs_mountpoint(tmp_dir, sources)
     new_root = "/tmp" if os.path.isdir("/tmp") else "/mnt"
     sc.mount("flywheel-jail", new_root, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=0755,size=16m")
     for path, (fd, is_dir) in sources.items():
@@ -98,6 +112,7 @@ def build_worker_root(job_base: str, extra_ro: Iterable[str] = ()) -> None:
     sc.umount2(".", sc.MNT_DETACH)
     os.chdir("/")
     sc.mount(None, "/", None, sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV)
+    return job_base
 
 
 def mount_job_folder(job_base: str, disk_mb: int) -> None:

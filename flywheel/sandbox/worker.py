@@ -106,7 +106,7 @@ def main() -> None:
     warm_up()
     worker_pidns = None
     if isolated:
-        jail.build_worker_root(job_base)
+        job_base = jail.build_worker_root(job_base)
         worker_pidns = _become_namespace_init()
     protocol.write_frame(proto_out, {"ready": True, "pid": os.getpid(), "warm_s": time.monotonic() - t0})
     _serve(proto_in, proto_out, uid, job_base, worker_pidns)
