@@ -170,8 +170,13 @@ def tiny_model(out: str, seed: int, size: str) -> None:
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file overriding any config field (see docs/config.md).")
 @click.option("--problems-per-round", type=int, default=None, help="Proposals per round [default: 240].")
+@click.option("--backend", type=click.Choice(["hf", "openai", "vllm"]), default=None,
+              help="Propose with a model instead of the procedural families.")
+@click.option("--model", default=None, help="Proposer model: a local dir / hub name (hf, vllm) or a served name.")
+@click.option("--base-url", default=None, help="OpenAI-compatible endpoint for --backend openai.")
 def evolve(rounds: int | None, data: str, seed: int | None, resume: bool, address: str | None,
-           config_file: str | None, problems_per_round: int | None) -> None:
+           config_file: str | None, problems_per_round: int | None, backend: str | None, model: str | None,
+           base_url: str | None) -> None:
     """Run the data flywheel: propose, render, verify and commit problems, round after round."""
     from rich.console import Console
 
@@ -180,8 +185,11 @@ def evolve(rounds: int | None, data: str, seed: int | None, resume: bool, addres
     from flywheel.loop import evolve as run_evolve
     from flywheel.summary import print_round, totals_table
 
+    if backend and not model:
+        raise click.UsageError("--backend needs --model")
     cfg = load_config(config_file, evolve__rounds=rounds, evolve__seed=seed, ray__address=address,
-                      evolve__problems_per_round=problems_per_round)
+                      evolve__problems_per_round=problems_per_round, models__proposer__backend=backend,
+                      models__proposer__model=model, models__proposer__base_url=base_url)
     console = Console()
     done: list[tuple[int, dict]] = []
 

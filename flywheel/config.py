@@ -105,7 +105,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> FlywheelConfig:
-    """Defaults, then the TOML file, then `overrides` given as `section__field=value` (None values ignored)."""
+    """Defaults, then the TOML file, then `overrides` given as `section__field=value` (or
+    `models__proposer__backend=...`; None values ignored)."""
     values: dict[str, Any] = {}
     if path is not None:
         with open(path, "rb") as f:
@@ -113,6 +114,9 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> FlywheelCon
     for key, value in overrides.items():
         if value is None:
             continue
-        section, _, name = key.partition("__")
-        values.setdefault(section, {})[name] = value
+        *sections, name = key.split("__")
+        node = values
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
     return _build(FlywheelConfig, values, "root")

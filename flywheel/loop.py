@@ -43,12 +43,16 @@ def init_ray(cfg: FlywheelConfig) -> bool:
     return True
 
 
-def _family_counts(data: Path, before_round: int) -> Counter:
-    """Accepted problems per family in earlier rounds only: a resumed round must plan what it planned first."""
+def _history(data: Path, before_round: int) -> tuple[Counter, Counter]:
+    """Accepted problems per family and per concept in earlier rounds only: a resumed round must plan
+    exactly what it planned the first time."""
     from storage.shards import read_table
 
-    table = read_table(data, columns=["family", "round"]).to_pydict()
-    return Counter(f for f, r in zip(table["family"], table["round"], strict=True) if r < before_round)
+    table = read_table(data, columns=["family", "concepts", "round"]).to_pydict()
+    rows = [i for i, r in enumerate(table["round"]) if r < before_round]
+    families = Counter(table["family"][i] for i in rows)
+    concepts = Counter(c for i in rows for c in table["concepts"][i])
+    return families, concepts
 
 
 def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
@@ -69,19 +73,27 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
     families = tuple(f for f in sorted(FAMILIES) if not cfg.evolve.families or f in cfg.evolve.families)
     if not families:
         raise EvolveError(f"no procedural family matches {cfg.evolve.families}; known: {sorted(FAMILIES)}")
-    ctx = RoundContext(cfg, data, families, str(knowledge.version), frozenset(c.id for c in knowledge.concepts))
     we_started = init_ray(cfg)
+    pool = None
+    if cfg.models.proposer.enabled:
+        from flywheel.models.pool import ModelPool
+
+        pool = ModelPool(cfg.models.proposer)
+    ctx = RoundContext(cfg, data, families, str(knowledge.version), frozenset(c.id for c in knowledge.concepts),
+                       proposer_pool=pool)
     summaries = []
     try:
         for round_no in range(1, cfg.evolve.rounds + 1):
             if round_no in complete:
                 log.info("round %d already complete, skipped", round_no)
                 continue
-            summary = run_round(ctx, round_no, _family_counts(data, round_no))
+            summary = run_round(ctx, round_no, *_history(data, round_no))
             summaries.append(summary)
             if on_round:
                 on_round(round_no, summary)
     finally:
+        if pool is not None:
+            pool.close()
         if we_started:
             import ray
 

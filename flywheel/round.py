@@ -12,10 +12,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flywheel.config import FlywheelConfig
 from flywheel.records import Problem, Rejection, reject
-from flywheel.stages import RenderStage, VerifyStage, from_batch, propose_batch
+from flywheel.stages import LMMProposeStage, RenderStage, VerifyStage, from_batch, propose_batch
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,35 @@ class RoundContext:
     families: tuple[str, ...]
     knowledge_version: str
     seed_concepts: frozenset[str] = field(default_factory=frozenset)
+    proposer_pool: Any = None  # a flywheel.models.pool.ModelPool when a proposer model is configured
+
+
+def plan_tasks(ctx: RoundContext, round_no: int, mean: float, by_family: Counter, by_concept: Counter) -> list:
+    """Procedural tasks (family, level, seed), or LMM tasks (concept combination, tools, level, seed)."""
+    ev = ctx.cfg.evolve
+    if ctx.proposer_pool is None:
+        from generators.propose import plan_round
+
+        return plan_round(round_no, ev.problems_per_round, ev.seed, mean, list(ctx.families), by_family)
+    from flywheel.knowledge import KnowledgeSystem
+    from generators.lmm.propose import plan_lmm_round
+
+    ks = KnowledgeSystem.load(ctx.data / "knowledge.json")
+    return plan_lmm_round(round_no, ev.problems_per_round, ev.seed, mean, ks, by_concept)
+
+
+def _propose(ds, ctx: RoundContext, skip_ids: frozenset[str]):
+    import ray
+
+    rc = ctx.cfg.ray
+    if ctx.proposer_pool is None:
+        return ds.map_batches(propose_batch, fn_kwargs={"skip_ids": skip_ids}, batch_size=rc.batch_size,
+                              batch_format="numpy", num_cpus=rc.actor_cpus)
+    size = max(1, ctx.proposer_pool.spec.pool_size)
+    return ds.map_batches(LMMProposeStage, fn_constructor_args=(ctx.proposer_pool, str(ctx.data / "knowledge.json"),
+                                                                 skip_ids),
+                          batch_size=rc.batch_size, batch_format="numpy", num_cpus=rc.actor_cpus,
+                          compute=ray.data.ActorPoolStrategy(size=size))
 
 
 def build_pipeline(ctx: RoundContext, tasks: list, skip_ids: frozenset[str]):
@@ -34,24 +64,21 @@ def build_pipeline(ctx: RoundContext, tasks: list, skip_ids: frozenset[str]):
     rc = ctx.cfg.ray
     items = [{"record": pickle.dumps(t)} for t in tasks]
     blocks = max(1, min(len(items), 4 * (rc.render_actors + rc.verify_actors)))
-    ds = ray.data.from_items(items, override_num_blocks=blocks)
-    ds = ds.map_batches(propose_batch, fn_kwargs={"skip_ids": skip_ids}, batch_size=rc.batch_size,
-                        batch_format="numpy", num_cpus=rc.actor_cpus)
+    ds = _propose(ray.data.from_items(items, override_num_blocks=blocks), ctx, skip_ids)
     for stage, size in ((RenderStage, rc.render_actors), (VerifyStage, rc.verify_actors)):
         ds = ds.map_batches(stage, fn_constructor_args=(ctx.cfg,), batch_size=rc.batch_size, batch_format="numpy",
                             compute=ray.data.ActorPoolStrategy(size=size), num_cpus=rc.actor_cpus)
     return ds
 
 
-def run_round(ctx: RoundContext, round_no: int, accepted_by_family: Counter) -> dict:
+def run_round(ctx: RoundContext, round_no: int, by_family: Counter, by_concept: Counter) -> dict:
     """Run (or finish) one round and commit it; returns the round summary."""
-    from generators.propose import plan_round
     from storage.shards import ShardWriter, read_rejections, read_round
 
     ev = ctx.cfg.evolve
     t0 = time.monotonic()
     mean = min(5.0, ev.difficulty_start + ev.difficulty_step * (round_no - 1))
-    tasks = plan_round(round_no, ev.problems_per_round, ev.seed, mean, list(ctx.families), accepted_by_family)
+    tasks = plan_tasks(ctx, round_no, mean, by_family, by_concept)
     done = {p.id for p in read_round(ctx.data, round_no)} | {r.id for r in read_rejections(ctx.data, round_no)}
     with ShardWriter(ctx.data, round_no, config=ctx.cfg.to_dict(), knowledge_version=ctx.knowledge_version) as w:
         earlier = set(w.committed) - done
