@@ -104,20 +104,34 @@ def test_kill_9_then_resume_gives_the_identical_accepted_set(reference, tmp_path
     assert n["n"] == n["d"]  # nothing duplicated
 
 
+def _start_head(ray_cli: str, ray_dir: str, env: dict) -> tuple[subprocess.Popen, str]:
+    """`ray start --head --block` in its own session: ending that session ends this cluster and no other
+    (`ray stop` would stop every Ray process on the machine)."""
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--num-cpus=2", "--include-dashboard=false",
+                             f"--temp-dir={ray_dir}", "--port=0", "--disable-usage-stats"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    for line in head.stdout:
+        if "--address=" in line:
+            return head, line.split("'")[1]
+        assert time.monotonic() < deadline, "ray start did not print its address"
+    raise AssertionError(f"ray start exited early with {head.wait()}")
+
+
 def test_joins_a_real_local_cluster_with_address(tmp_path):
     ray_dir = tempfile.mkdtemp(prefix="fwray-", dir="/tmp")  # Ray's socket paths must stay under 107 bytes
     env = {**os.environ, "RAY_DEDUP_LOGS": "0", "RAY_AUTH_MODE": "disabled"}
-    ray_cli = str(Path(sys.executable).with_name("ray"))
-    start = subprocess.run([ray_cli, "start", "--head", "--num-cpus=2", "--include-dashboard=false",
-                            f"--temp-dir={ray_dir}", "--port=0"], capture_output=True, text=True, env=env,
-                           timeout=120)
-    assert start.returncode == 0, start.stderr
+    head, address = _start_head(str(Path(sys.executable).with_name("ray")), ray_dir, env)
     try:
-        address = next(line.split("'")[1] for line in (start.stdout + start.stderr).splitlines()
-                       if "ray.init(address=" in line or "--address=" in line)
         data = tmp_path / "data"
         _finish(_evolve(data, _config(tmp_path, n=8), "--address", address, rounds=1, env=env))
         assert len(_ids(data)) > 0
     finally:
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
         shutil.rmtree(ray_dir, ignore_errors=True)
