@@ -23,6 +23,8 @@ class EvolveConfig:
     difficulty_step: float = 0.55  # the mean moves up this much per round; every level stays represented
     families: tuple[str, ...] = ()  # procedural families to use; empty = all
     part_size: int = 48  # accepted problems per atomic commit inside a round
+    solver_samples: int = 4  # k: samples per problem when a solver model is configured
+    solver_min_pass_rate: float = 0.0  # 0 records the solver's pass rate only; above 0 rejects below it
 
 
 @dataclass(frozen=True)

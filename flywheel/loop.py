@@ -74,13 +74,11 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
     if not families:
         raise EvolveError(f"no procedural family matches {cfg.evolve.families}; known: {sorted(FAMILIES)}")
     we_started = init_ray(cfg)
-    pool = None
-    if cfg.models.proposer.enabled:
-        from flywheel.models.pool import ModelPool
+    from flywheel.models.pool import build_pools
 
-        pool = ModelPool(cfg.models.proposer)
+    pools = build_pools({r: s for r, s in cfg.models.roles().items() if r in ("proposer", "solver")})
     ctx = RoundContext(cfg, data, families, str(knowledge.version), frozenset(c.id for c in knowledge.concepts),
-                       proposer_pool=pool)
+                       proposer_pool=pools.get("proposer"), solver_pool=pools.get("solver"))
     summaries = []
     try:
         for round_no in range(1, cfg.evolve.rounds + 1):
@@ -92,7 +90,7 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
             if on_round:
                 on_round(round_no, summary)
     finally:
-        if pool is not None:
+        for pool in {id(p): p for p in pools.values()}.values():
             pool.close()
         if we_started:
             import ray

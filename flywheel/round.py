@@ -16,7 +16,7 @@ from typing import Any
 
 from flywheel.config import FlywheelConfig
 from flywheel.records import Problem, Rejection, reject
-from flywheel.stages import LMMProposeStage, RenderStage, VerifyStage, from_batch, propose_batch
+from flywheel.stages import LMMProposeStage, RenderStage, SolveStage, VerifyStage, from_batch, propose_batch
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class RoundContext:
     knowledge_version: str
     seed_concepts: frozenset[str] = field(default_factory=frozenset)
     proposer_pool: Any = None  # a flywheel.models.pool.ModelPool when a proposer model is configured
+    solver_pool: Any = None  # likewise for the cross-model solver
 
 
 def plan_tasks(ctx: RoundContext, round_no: int, mean: float, by_family: Counter, by_concept: Counter) -> list:
@@ -68,6 +69,10 @@ def build_pipeline(ctx: RoundContext, tasks: list, skip_ids: frozenset[str]):
     for stage, size in ((RenderStage, rc.render_actors), (VerifyStage, rc.verify_actors)):
         ds = ds.map_batches(stage, fn_constructor_args=(ctx.cfg,), batch_size=rc.batch_size, batch_format="numpy",
                             compute=ray.data.ActorPoolStrategy(size=size), num_cpus=rc.actor_cpus)
+    if ctx.solver_pool is not None:
+        ds = ds.map_batches(SolveStage, fn_constructor_args=(ctx.cfg, ctx.solver_pool), batch_size=rc.batch_size,
+                            batch_format="numpy", num_cpus=rc.actor_cpus,
+                            compute=ray.data.ActorPoolStrategy(size=max(1, ctx.solver_pool.spec.pool_size)))
     return ds
 
 

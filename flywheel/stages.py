@@ -86,3 +86,34 @@ class VerifyStage:
         from verifiers.checks import verify_batch
 
         return _through(batch, lambda ps: verify_batch(ps, self.sandbox, self.limits))
+
+
+class SolveStage:
+    """Cross-model check: a different model solves each verified problem from image and question alone."""
+
+    def __init__(self, cfg: FlywheelConfig, pool):
+        self.cfg, self.pool = cfg, pool
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return _through(batch, self._solve)
+
+    def _solve(self, problems: list[Problem]) -> list:
+        from dataclasses import replace
+
+        from flywheel.records import reject
+        from generators.lmm.prompts import solve_prompt
+        from verifiers.crossmodel import crossmodel_verdicts, solve_requests
+
+        spec, ev = self.pool.spec, self.cfg.evolve
+        requests = solve_requests(problems, lambda p: solve_prompt(p.question, p.answer_kind), k=ev.solver_samples,
+                                  max_tokens=spec.max_tokens, temperature=spec.temperature)
+        completions = self.pool.generate(requests)
+        verdicts = crossmodel_verdicts(problems, completions, ev.solver_min_pass_rate or None)
+        out = []
+        for p, c, v in zip(problems, completions, verdicts, strict=True):
+            cost = replace(p.cost, prompt_tokens=p.cost.prompt_tokens + c.prompt_tokens,
+                           completion_tokens=p.cost.completion_tokens + c.completion_tokens,
+                           seconds={**p.cost.seconds, "solve": round(c.seconds, 4)})
+            p = replace(p, verdicts=p.verdicts + (v,), cost=cost, verifier=f"{p.verifier}+{spec.backend}:{spec.model}")
+            out.append(reject(p, "crossmodel", "solver_disagrees", v.reason) if v.passed is False else p)
+        return out

@@ -53,3 +53,25 @@ def test_evolve_with_an_openai_compatible_proposer(tmp_path):
     broken = [r for r in rejected if r["stage"] == "propose"]
     assert broken and all(r["reason"] in ("truncated", "no_json", "bad_json") and r["raw"] for r in broken)
     assert len(accepted) + len(rejected) >= 12
+
+
+def test_evolve_records_a_cross_model_solver_verdict(tmp_path):
+    from storage.shards import read_round
+
+    data = tmp_path / "data"
+    with FakeOpenAIServer() as srv:  # echoes the prompt's last line: a "solver" that is mostly wrong
+        cfg = tmp_path / "solver.toml"
+        cfg.write_text("[evolve]\nproblems_per_round = 8\nsolver_samples = 3\n[ray]\nbatch_size = 4\n"
+                       "render_actors = 1\nverify_actors = 1\n"
+                       f'[models.solver]\nbackend = "openai"\nmodel = "fake-solver"\nbase_url = "{srv.url}"\n')
+        res = subprocess.run([sys.executable, "-m", "flywheel.cli", "evolve", "--rounds", "1", "--data", str(data),
+                              "--config", str(cfg)], capture_output=True, text=True, timeout=400)
+        assert res.returncode == 0, res.stderr[-3000:]
+        solved = [r for r in srv.requests if r.body and r.body.get("n") == 3]
+    problems = read_round(data, 1)
+    assert problems and len(solved) == len(problems)  # every verified problem went to the solver once
+    for p in problems:
+        v = next(v for v in p.verdicts if v.name == "crossmodel")
+        assert v.passed is None and 0.0 <= v.score <= 1.0 and "solved" in v.reason and "of 3 samples" in v.reason
+        assert p.verifier.endswith("+openai:fake-solver")
+        assert p.cost.completion_tokens > 0 and "solve" in p.cost.seconds
