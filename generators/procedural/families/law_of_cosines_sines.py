@@ -160,9 +160,10 @@ def _answer_code(tri: Tri) -> str:
         f"Point(Rational('{c}'), 0)\n"
     )
     if tri.kind == "asa":  # C is where the rays from A and from B at the given angles meet
+        # Directions as 40-digit floats: intersecting lines with exact trig values can take sympy minutes.
         return head + (
-            f"C = Line(A, Point(cos(rad({ang_a})), sin(rad({ang_a})))).intersection(\n"
-            f"    Line(B, B + Point(-cos(rad({ang_b})), sin(rad({ang_b})))))[0]\n"
+            f"C = Line(A, Point(cos(rad({ang_a})).evalf(40), sin(rad({ang_a})).evalf(40))).intersection(\n"
+            f"    Line(B, B + Point(-cos(rad({ang_b})).evalf(40), sin(rad({ang_b})).evalf(40))))[0]\n"
             "print(format(float(A.distance(C).evalf(30)), '.1f'))\n"
         )
     if tri.kind == "sss":  # C is where the circle about A of radius b meets the circle about B of radius a
