@@ -328,3 +328,18 @@ def test_many_concurrent_callers_share_one_pool(sandbox):
     for t in threads:
         t.join()
     assert sorted(results, key=int) == [str(i) for i in range(12)]
+
+
+def test_only_regular_png_files_come_back_and_links_are_not_followed(sandbox):
+    code = (
+        "import os, matplotlib.pyplot as plt\n"
+        "fig = plt.figure(figsize=(2, 2)); fig.savefig('ok.png')\n"
+        "os.symlink('/etc/shadow', 'shadow.png')\nos.symlink('ok.png', 'alias.png')\n"
+        "os.mkfifo('fifo.png')\nos.mkdir('dir.png')\nopen('fake.png', 'wb').write(b'not a png at all')\n"
+        "os.link('ok.png', 'hard.png')\n"
+    )
+    r = sandbox.run(code)
+    assert r.status == "ok", r.stderr
+    names = sorted(i.name for i in r.images)
+    assert names == ["hard.png", "ok.png"]  # a hard link is a regular file of the job's own; nothing else
+    assert all(i.png.startswith(b"\x89PNG") for i in r.images)

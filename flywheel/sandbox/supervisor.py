@@ -118,26 +118,46 @@ def _end_job(pid: int, isolated: bool) -> tuple[int, object]:
     return status, usage
 
 
+def _read_regular(path: str, cap: int) -> tuple[int, bytes] | None:
+    """(mtime, bytes) of a regular file of at most `cap` bytes, opened without following links; else None.
+
+    Anything else the job may have named *.png (a symlink to a root-only file, a FIFO that would block, a
+    directory, a device) is skipped: the collector runs as root, so it must never be led elsewhere.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+            return None
+        chunks, size = [], 0
+        while size <= cap:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return (st.st_mtime_ns, b"".join(chunks)) if size <= cap else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def collect_images(job_dir: str, job: SandboxJob, limits: SandboxLimits) -> tuple[SandboxImage, ...]:
-    """Regular PNG files in the job folder, never following links, unchanged inputs left out."""
+    """Regular PNG files in the job folder (not following links), unchanged inputs left out."""
     inputs = dict(job.inputs)
     found = []
     with os.scandir(job_dir) as it:
-        entries = sorted(it, key=lambda e: e.name)
-    for entry in entries:
-        if not entry.name.lower().endswith(".png") or len(found) >= limits.max_images:
-            continue
-        try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            continue
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode) or st.st_size > limits.file_size_mb * MiB:
-                continue
-            data = f.read(limits.file_size_mb * MiB + 1)
-        if data.startswith(PNG_MAGIC) and inputs.get(entry.name) != data:
-            found.append((st.st_mtime_ns, entry.name, data))
+        names = sorted(e.name for e in it if e.name.lower().endswith(".png"))
+    for name in names:
+        if len(found) >= limits.max_images:
+            break
+        got = _read_regular(os.path.join(job_dir, name), limits.file_size_mb * MiB)
+        if got and got[1].startswith(PNG_MAGIC) and inputs.get(name) != got[1]:
+            found.append((got[0], name, got[1]))
     return tuple(SandboxImage(name, data) for _, name, data in sorted(found))
 
 
