@@ -74,7 +74,7 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
     if not families:
         raise EvolveError(f"no procedural family matches {cfg.evolve.families}; known: {sorted(FAMILIES)}")
     we_started = init_ray(cfg)
-    from flywheel.models.pool import build_pools
+    from flywheel.models.pool import build_pools, close_pools
 
     pools = build_pools({r: s for r, s in cfg.models.roles().items() if r in ("proposer", "solver")})
     ctx = RoundContext(cfg, data, families, str(knowledge.version), frozenset(c.id for c in knowledge.concepts),
@@ -90,8 +90,7 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
             if on_round:
                 on_round(round_no, summary)
     finally:
-        for pool in {id(p): p for p in pools.values()}.values():
-            pool.close()
+        close_pools(pools)
         if we_started:
             import ray
 

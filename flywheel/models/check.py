@@ -25,7 +25,7 @@ def probe_image() -> bytes:
 
 def check_models(cfg: FlywheelConfig, max_tokens: int = 32) -> list[dict]:
     """One row per role: backend, model, load seconds, request latency, tokens, tokens/s, error."""
-    from flywheel.models.pool import build_pools
+    from flywheel.models.pool import build_pools, close_pools
 
     roles = cfg.models.roles()
     if not roles:
@@ -47,6 +47,5 @@ def check_models(cfg: FlywheelConfig, max_tokens: int = 32) -> list[dict]:
                          "tokens_per_s": round(done.completion_tokens / wall, 1) if wall else 0.0,
                          "error": done.error, "text": (done.texts[0] if done.texts else "")[:80]})
     finally:
-        for pool in {id(p): p for p in pools.values()}.values():
-            pool.close()
+        close_pools(pools)
     return rows

@@ -107,3 +107,9 @@ def build_pools(roles: dict[str, ModelSpec]) -> dict[str, ModelPool]:
         if spec not in by_spec:
             by_spec[spec] = ModelPool(spec)
     return {role: by_spec[spec] for role, spec in roles.items()}
+
+
+def close_pools(pools: dict[str, ModelPool]) -> None:
+    """Close each pool once, however many roles share it."""
+    for pool in {id(p): p for p in pools.values()}.values():
+        pool.close()

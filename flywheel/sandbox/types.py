@@ -5,7 +5,7 @@ These are plain frozen dataclasses so results cross process and Ray boundaries (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Status = Literal["ok", "error", "timeout", "memory", "killed", "forbidden"]
@@ -66,7 +66,6 @@ class SandboxResult:
     stderr_truncated: bool = False
     max_rss_mb: float = 0.0
     isolation: str = "full"
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
