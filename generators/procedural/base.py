@@ -43,6 +43,12 @@ class Draft:
 
 Family = Callable[[random.Random, int], Draft]
 
+# An extension operator: (rng for its own choices, parent seed, parent level) -> a new Draft built on the parent
+# problem that `make(random.Random(parent_seed), parent_level)` produced. Parallel extensions keep the parent's
+# render code byte for byte (same image, another question); sequential ones add constructions and use the
+# parent's answer as an intermediate step.
+Extension = Callable[[random.Random, int, int], Draft]
+
 
 def canvas_code(width: int, height: int) -> str:
     """Preamble for render code: a full-bleed pixel-space axes with a top-left origin."""

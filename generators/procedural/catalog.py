@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generators.procedural.base import Family
+from generators.procedural.base import Extension, Family
 from generators.procedural.families import (
     bar_chart_stats,
     circle_chord_tangent,
@@ -45,3 +45,7 @@ FAMILIES: dict[str, Family] = {
         clock_angle_ruler,
     )
 }
+
+# Extension operators by family (issue 5): a family appears here once it implements `parallel` / `sequential`.
+PARALLEL: dict[str, Extension] = {}
+SEQUENTIAL: dict[str, Extension] = {}
