@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
+from _draft_exec import execute_drafts
 from PIL import Image
 
-from flywheel.sandbox import SandboxJob, SandboxLimits
+from flywheel.sandbox import SandboxLimits
 from generators.procedural.base import canvas_code, tool_canvas_code
 from generators.procedural.exact_geometry import pi_str, radical_str, sqrt_str
 from generators.procedural.families import (
@@ -145,30 +146,16 @@ def _value(text: str) -> float:
 
 
 def test_codes_run_in_the_sandbox_and_agree(sandbox):
-    drafts = _sample()
-    renders = list(sandbox.map([SandboxJob.of(d.render_code, limits=LIMITS) for d in drafts]))
-    images = []
-    for d, r in zip(drafts, renders, strict=True):
-        assert r.ok and len(r.images) == 1, (d.family, d.difficulty, r.status, r.error)
-        image = Image.open(io.BytesIO(r.images[0].png))
-        assert image.size == (d.width, d.height), (d.family, image.size)
-        images.append(r.images[0].png)
-    current = list(images)
-    for step in range(max(sum(s.kind == "code" for s in d.solution) for d in drafts)):
-        todo = [(k, [s for s in d.solution if s.kind == "code"]) for k, d in enumerate(drafts)]
-        todo = [(k, codes[step]) for k, codes in todo if len(codes) > step]
-        jobs = [SandboxJob.of(code.code, {"image.png": current[k]}, LIMITS) for k, code in todo]
-        for (k, _), r in zip(todo, sandbox.map(jobs), strict=True):
-            assert r.ok and len(r.images) == 1, (drafts[k].family, r.status, r.error)
-            current[k] = r.images[0].png
-    for d, before, after in zip(drafts, images, current, strict=True):
-        a, b = _pixels(before), _pixels(after)
-        assert a.shape == b.shape and np.any(a != b), (d.family, d.difficulty, "the tool changed nothing")
-    jobs = [SandboxJob.of(code, limits=LIMITS) for d in drafts for code in (d.answer_code, d.check_code)]
-    results = list(sandbox.map(jobs))
-    for k, d in enumerate(drafts):
-        answer, check = results[2 * k], results[2 * k + 1]
+    for run in execute_drafts(sandbox, _sample(), LIMITS):
+        d = run.draft
         where = (d.family, d.difficulty, d.answer)
+        assert run.image is not None, (where, run.render.status, run.render.error)
+        image = Image.open(io.BytesIO(run.image))
+        assert image.size == (d.width, d.height), (d.family, image.size)
+        assert run.final is not None and not run.tool_errors, (where, run.tool_errors)
+        a, b = _pixels(run.image), _pixels(run.final)
+        assert a.shape == b.shape and np.any(a != b), (where, "the tool changed nothing")
+        answer, check = run.answer, run.check
         assert answer.ok and check.ok, (where, answer.error, check.error)
         assert answer.last_line() == d.answer, (where, answer.last_line())
         if d.answer_kind in ("choice", "point"):
