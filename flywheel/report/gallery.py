@@ -1,0 +1,102 @@
+"""Sample problems per difficulty level for the report page, with their images written as PNG files.
+
+The choice is deterministic (same data, same samples): per level, problems are taken in id order, one family at
+a time in turn, so a level shows several families rather than the first family's ids. Only the chosen rows'
+images are read. Tested in tests/test_report.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from flywheel.report.metrics import LEVELS
+
+PER_LEVEL = 3
+GALLERY_DIR = "gallery"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One gallery entry; image paths are relative to the report folder (None when the problem has none)."""
+
+    id: str
+    level: int
+    round: int
+    family: str
+    operator: str
+    parent_id: str | None
+    difficulty: float
+    concepts: tuple[str, ...]
+    question: str
+    answer: str
+    image: str | None
+    edited_image: str | None
+
+
+def level_of(difficulty: float) -> int:
+    """The 1-5 level a difficulty falls in (truncated, as the round summary's histogram counts it).
+
+    >>> [level_of(d) for d in (0.0, 1.0, 2.9, 5.0, 7.5)]
+    [1, 1, 2, 5, 5]
+    """
+    return min(LEVELS[-1], max(LEVELS[0], int(difficulty)))
+
+
+def choose(rows: list[tuple[str, str, float]], per_level: int = PER_LEVEL) -> dict[int, list[str]]:
+    """Ids to show per level from (id, family, difficulty) rows: families take turns, ids in order.
+
+    >>> choose([("b", "f", 1.0), ("a", "f", 1.2), ("c", "g", 1.5), ("d", "g", 3.0)], per_level=2)
+    {1: ['a', 'c'], 3: ['d']}
+    """
+    by_level: dict[int, dict[str, list[str]]] = {}
+    for pid, family, difficulty in sorted(rows):
+        by_level.setdefault(level_of(difficulty), {}).setdefault(family or "", []).append(pid)
+    chosen: dict[int, list[str]] = {}
+    for level in sorted(by_level):
+        queues = [by_level[level][f] for f in sorted(by_level[level])]
+        picked: list[str] = []
+        while len(picked) < per_level and any(queues):
+            for q in queues:
+                if q and len(picked) < per_level:
+                    picked.append(q.pop(0))
+        chosen[level] = picked
+    return chosen
+
+
+def _write_png(out: Path, name: str, png: bytes | None) -> str | None:
+    if not png:
+        return None
+    # ids are hex content hashes, but a file name must never depend on that holding
+    rel = f"{GALLERY_DIR}/{re.sub(r'[^0-9A-Za-z_-]', '_', name)}.png"
+    (out / rel).write_bytes(png)
+    return rel
+
+
+_COLUMNS = "id, round, family, operator, parent_id, difficulty, concepts, question, answer, image, edited_image"
+
+
+def build_gallery(con: duckdb.DuckDBPyConnection, out: Path, per_level: int = PER_LEVEL) -> dict[int, list[Sample]]:
+    """Choose samples per level and write their images under `out/gallery/`; levels without problems are absent."""
+    rows = con.execute("SELECT id, family, difficulty FROM problems").fetchall()
+    chosen = choose([(str(i), str(f or ""), float(d or 0.0)) for i, f, d in rows], per_level)
+    ids = [pid for level in chosen for pid in chosen[level]]
+    if not ids:
+        return {}
+    (out / GALLERY_DIR).mkdir(parents=True, exist_ok=True)
+    found = {r[0]: r for r in con.execute(f"SELECT {_COLUMNS} FROM problems WHERE list_contains(?, id)",
+                                          [ids]).fetchall()}
+    gallery: dict[int, list[Sample]] = {}
+    for level, level_ids in chosen.items():
+        for pid in level_ids:
+            _, rnd, family, operator, parent, difficulty, concepts, question, answer, image, edited = found[pid]
+            gallery.setdefault(level, []).append(Sample(
+                id=pid, level=level, round=int(rnd), family=family or "", operator=operator or "",
+                parent_id=parent, difficulty=float(difficulty or 0.0), concepts=tuple(concepts or ()),
+                question=question or "", answer=answer or "",
+                image=_write_png(out, pid, image), edited_image=_write_png(out, f"{pid}-edited", edited),
+            ))
+    return gallery
