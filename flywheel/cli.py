@@ -139,6 +139,25 @@ def fsck(data: str) -> None:
         sys.exit(1)
 
 
+@main.command()
+@data_option
+@click.option("--out", "out", type=click.Path(file_okay=False), default="report", show_default=True,
+              help="Folder for index.html, plots/ and gallery/ (created; files already there are overwritten).")
+def report(data: str, out: str) -> None:
+    """Write an HTML report across rounds: plots (acceptance, rejections, coverage, knowledge, difficulty,
+    duplicates, cost) and a gallery of sample problems per difficulty level."""
+    from flywheel.report import build_report
+    from storage.manifest import CorruptShardError
+
+    _require_data(data)
+    try:
+        result = build_report(data, out)
+    except CorruptShardError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(str(result.index))
+    click.echo(result.describe())
+
+
 # -- models (tiny-model) ---------------------------------------------------------------------------------
 @main.command("tiny-model")
 @click.argument("out", type=click.Path(file_okay=False))
