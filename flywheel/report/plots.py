@@ -23,6 +23,8 @@ TOP_REASONS = 8  # more reasons than this share one "other" band; the table on t
 
 def _figure(panels: int = 1, width: float = 8.0) -> tuple[Figure, list[Axes]]:
     fig = Figure(figsize=(width if panels == 1 else 5.0 * panels, 4.6), dpi=DPI, layout="constrained")
+    # keep a strip at the bottom free for the footnote, which the layout engine does not know about
+    fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
     axes = fig.subplots(1, panels)
     return fig, list(axes) if panels > 1 else [axes]
 
@@ -181,8 +183,12 @@ def plot_knowledge(data: ReportData) -> Figure:
     for offset, f in ((-0.18, "added_concepts"), (0.18, "added_tools")):
         vals = [getattr(r.knowledge, f) or 0 for r in rows]
         axes[2].bar([x + offset for x in rounds], vals, width=0.36, label=f.replace("_", " "))
+    added = [(r.knowledge.added_concepts or 0) + (r.knowledge.added_tools or 0) for r in rows if r.knowledge]
+    if not any(added):
+        axes[2].text(0.5, 0.5, "nothing added", ha="center", va="center", transform=axes[2].transAxes, color="0.4")
     axes[2].set_title("added in the round")
     _round_axis(axes[2], rounds, "new nodes")
+    axes[2].set_ylim(0, max(added + [1]) * 1.2)
     axes[2].legend(loc="upper left", fontsize=9)
     fig.suptitle("Knowledge-system growth (round 0 = seed)")
     _footnote(fig, data.rounds, "knowledge", "knowledge.json (each node's added_round)")
@@ -212,6 +218,9 @@ def plot_difficulty(data: ReportData) -> Figure:
     means = [r.difficulty_mean for r in rows]
     twin.plot([x for x, m in zip(rounds, means, strict=True) if m is not None], [m for m in means if m is not None],
               color="black", marker="D", label="mean difficulty")
+    for x, m in zip(rounds, means, strict=True):
+        if m is not None:
+            twin.annotate(f"{m:.2f}", (x, m), xytext=(8, 0), textcoords="offset points", va="center", fontsize=9)
     twin.set_ylim(0, 5.5)
     twin.set_ylabel("mean difficulty")
     handles = ax.get_legend_handles_labels()[0][::-1] + twin.get_legend_handles_labels()[0]
@@ -257,7 +266,7 @@ def plot_cost(data: ReportData) -> Figure:
         total = [p + c for p, c in zip(prompt, completion, strict=True)]
         _bar_labels(tokens, xs, total, [f"{t:,.0f}" for t in total])
         if not any(total):
-            tokens.text(0.5, 0.5, "no model tokens\n(procedural proposer)", ha="center", va="center",
+            tokens.text(0.5, 0.5, "no model tokens spent", ha="center", va="center",
                         transform=tokens.transAxes, color="0.4")
         tokens.set_ylim(0, max(total + [1.0]) * 1.2)
         tokens.legend(loc="upper left", fontsize=9)
