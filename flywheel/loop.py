@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flywheel.config import FlywheelConfig
 from flywheel.knowledge import KnowledgeSystem
+from flywheel.near_dups import build_near_index
 from flywheel.round import RoundContext, run_round
 
 log = logging.getLogger(__name__)
@@ -43,16 +44,38 @@ def init_ray(cfg: FlywheelConfig) -> bool:
     return True
 
 
-def _history(data: Path, before_round: int) -> tuple[Counter, Counter]:
-    """Accepted problems per family and per concept in earlier rounds only: a resumed round must plan
-    exactly what it planned the first time."""
+HISTORY_COLUMNS = ["id", "round", "family", "concepts", "operator", "proposer", "seed", "level", "verdicts"]
+
+
+def _history(data: Path, before_round: int) -> tuple[Counter, Counter, tuple]:
+    """Accepted problems per family and per concept in earlier rounds only (a resumed round must plan exactly
+    what it planned the first time), and the procedural seed problems extensions may build on."""
+    from generators.propose import Parent
     from storage.shards import read_table
 
-    table = read_table(data, columns=["family", "concepts", "round"]).to_pydict()
-    rows = [i for i, r in enumerate(table["round"]) if r < before_round]
-    families = Counter(table["family"][i] for i in rows)
-    concepts = Counter(c for i in rows for c in table["concepts"][i])
-    return families, concepts
+    table = read_table(data, columns=HISTORY_COLUMNS).to_pylist()
+    rows = [r for r in table if r["round"] < before_round]
+    families = Counter(r["family"] for r in rows)
+    concepts = Counter(c for r in rows for c in r["concepts"])
+    parents = []
+    for r in rows:
+        route = next((v["reason"] for v in r["verdicts"] or () if v["name"] == "route"), "")
+        if r["operator"] == "seed" and r["proposer"] == "procedural" and (r["level"] or 0) > 0 and route != "unsolved":
+            parents.append(Parent(r["id"], r["family"], r["seed"], r["level"], route))
+    return families, concepts, tuple(parents)
+
+
+def knowledge_before(data: Path, round_no: int) -> KnowledgeSystem:
+    """The seed grown by every earlier round, replayed from committed problems (deterministic, so a resumed
+    run continues with exactly the system the killed one had)."""
+    from flywheel.coevolve import grow_from_round
+    from storage.shards import committed_rounds, read_round
+
+    ks = KnowledgeSystem.seed()
+    for r in sorted(committed_rounds(data, final_only=True)) if data.exists() else ():
+        if r < round_no:
+            ks, _ = grow_from_round(ks, read_round(data, r), r)
+    return ks
 
 
 def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
@@ -67,25 +90,29 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
     if started and not resume:
         raise EvolveError(f"{data} already holds rounds {sorted(started)}; pass --resume to continue it, "
                           "or choose another --data folder")
-    knowledge = KnowledgeSystem.seed()
     data.mkdir(parents=True, exist_ok=True)
-    knowledge.save(data / "knowledge.json")
     families = tuple(f for f in sorted(FAMILIES) if not cfg.evolve.families or f in cfg.evolve.families)
     if not families:
         raise EvolveError(f"no procedural family matches {cfg.evolve.families}; known: {sorted(FAMILIES)}")
     we_started = init_ray(cfg)
     from flywheel.models.pool import build_pools, close_pools
 
-    pools = build_pools({r: s for r, s in cfg.models.roles().items() if r in ("proposer", "solver")})
-    ctx = RoundContext(cfg, data, families, str(knowledge.version), frozenset(c.id for c in knowledge.concepts),
-                       proposer_pool=pools.get("proposer"), solver_pool=pools.get("solver"))
+    pools = build_pools(cfg.models.roles())
+    first = min((r for r in range(1, cfg.evolve.rounds + 1) if r not in complete), default=cfg.evolve.rounds + 1)
+    knowledge = knowledge_before(data, first)
+    seed_ids = frozenset(c.id for c in KnowledgeSystem.seed().concepts)
+    near = build_near_index(cfg, data)
     summaries = []
     try:
-        for round_no in range(1, cfg.evolve.rounds + 1):
+        for round_no in range(first, cfg.evolve.rounds + 1):
             if round_no in complete:
                 log.info("round %d already complete, skipped", round_no)
                 continue
-            summary = run_round(ctx, round_no, *_history(data, round_no))
+            knowledge.save(data / "knowledge.json")  # the stages read the round's system from here
+            by_family, by_concept, parents = _history(data, round_no)
+            ctx = RoundContext(cfg, data, families, knowledge, seed_ids, pools, parents)
+            summary, knowledge = run_round(ctx, round_no, by_family, by_concept, near)
+            knowledge.save(data / "knowledge.json")
             summaries.append(summary)
             if on_round:
                 on_round(round_no, summary)

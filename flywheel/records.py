@@ -67,7 +67,7 @@ class Cost:
 # ----------------------------------------------------------------------------------------------------
 
 # Bump when a column changes meaning or type; readers find it in the manifest and the Parquet metadata.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `level` column
 
 
 def _canonical_json(obj: object) -> str:
@@ -109,7 +109,8 @@ class Problem:
     concepts: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     domain: str = ""
-    difficulty: float = 0.0
+    difficulty: float = 0.0  # the calibrated estimate (verifiers/difficulty.py); starts as the planned level
+    level: int = 0  # the level 1-5 the generator was asked for (0: unknown, e.g. older data)
     question: str = ""
     answer: str = ""
     answer_kind: AnswerKind = "number"
@@ -190,6 +191,9 @@ class Rejection:
     parent_id: str | None = None
     raw: str = ""
     created_at: float = field(default_factory=time.time)
+    # The problem that failed, carried between stages so a repairer can fix it; never written to storage
+    # (the Arrow schema has no such column) and ignored by equality.
+    problem: Problem | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "raw", cap_raw(self.raw))
@@ -208,6 +212,7 @@ def reject(p: Problem, stage: str, reason: str, detail: str = "", raw: str = "")
         operator=p.operator,
         parent_id=p.parent_id,
         raw=raw,
+        problem=p,
     )
 
 
@@ -245,6 +250,7 @@ PROBLEM_SCHEMA = pa.schema(
         ("tools", pa.list_(pa.string())),
         ("domain", pa.string()),
         ("difficulty", pa.float64()),
+        ("level", pa.int64()),
         ("question", pa.string()),
         ("answer", pa.string()),
         ("answer_kind", pa.string()),

@@ -88,32 +88,141 @@ class VerifyStage:
         return _through(batch, lambda ps: verify_batch(ps, self.sandbox, self.limits))
 
 
-class SolveStage:
+def solve_check(problems: list[Problem], pool, cfg: FlywheelConfig) -> list:
     """Cross-model check: a different model solves each verified problem from image and question alone."""
+    from dataclasses import replace
 
+    from flywheel.records import reject
+    from generators.lmm.prompts import solve_prompt
+    from generators.lmm.reviewers import add_cost
+    from verifiers.crossmodel import crossmodel_verdicts, solve_requests
+
+    spec, ev = pool.spec, cfg.evolve
+    requests = solve_requests(problems, lambda p: solve_prompt(p.question, p.answer_kind), k=ev.solver_samples,
+                              max_tokens=spec.max_tokens, temperature=spec.temperature)
+    completions = pool.generate(requests)
+    verdicts = crossmodel_verdicts(problems, completions, ev.solver_min_pass_rate or None)
+    out = []
+    for p, c, v in zip(problems, completions, verdicts, strict=True):
+        p = replace(add_cost(p, c, "solve"), verdicts=p.verdicts + (v,),
+                    verifier=f"{p.verifier}+{spec.backend}:{spec.model}")
+        out.append(reject(p, "crossmodel", "solver_disagrees", v.reason) if v.passed is False else p)
+    return out
+
+
+def judge_check(problems: list[Problem], pool, cfg: FlywheelConfig) -> list:
+    """Rubric judge of cross-modal consistency; a failed (or unreadable) judgement rejects the problem."""
+    from dataclasses import replace
+
+    from flywheel.records import reject
+    from generators.lmm.reviewers import add_cost, judge_request, judge_verdict
+
+    spec, threshold = pool.spec, cfg.evolve.judge_threshold
+    completions = pool.generate([judge_request(p, spec.max_tokens, spec.temperature, threshold) for p in problems])
+    out = []
+    for p, c in zip(problems, completions, strict=True):
+        v = judge_verdict(c, threshold)
+        p = replace(add_cost(p, c, "judge"), verdicts=p.verdicts + (v,))
+        out.append(p if v.passed else reject(p, "judge", "inconsistent" if c.ok else "judge_error", v.reason))
+    return out
+
+
+class SolveStage:
     def __init__(self, cfg: FlywheelConfig, pool):
         self.cfg, self.pool = cfg, pool
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return _through(batch, self._solve)
+        return _through(batch, lambda ps: solve_check(ps, self.pool, self.cfg))
 
-    def _solve(self, problems: list[Problem]) -> list:
+
+class JudgeStage:
+    def __init__(self, cfg: FlywheelConfig, pool):
+        self.cfg, self.pool = cfg, pool
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return _through(batch, lambda ps: judge_check(ps, self.pool, self.cfg))
+
+
+class ExtractStage:
+    """Co-evolution input: the extractor names the concepts and tools each accepted problem uses."""
+
+    def __init__(self, pool, knowledge_path: str):
+        from flywheel.knowledge import KnowledgeSystem
+
+        self.pool, self.ks = pool, KnowledgeSystem.load(knowledge_path)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return _through(batch, self._extract)
+
+    def _extract(self, problems: list[Problem]) -> list[Problem]:
         from dataclasses import replace
 
-        from flywheel.records import reject
-        from generators.lmm.prompts import solve_prompt
-        from verifiers.crossmodel import crossmodel_verdicts, solve_requests
+        from generators.lmm.reviewers import add_cost, extract_request, extraction_verdict
 
-        spec, ev = self.pool.spec, self.cfg.evolve
-        requests = solve_requests(problems, lambda p: solve_prompt(p.question, p.answer_kind), k=ev.solver_samples,
-                                  max_tokens=spec.max_tokens, temperature=spec.temperature)
-        completions = self.pool.generate(requests)
-        verdicts = crossmodel_verdicts(problems, completions, ev.solver_min_pass_rate or None)
+        spec = self.pool.spec
+        completions = self.pool.generate([extract_request(p, self.ks, spec.max_tokens, spec.temperature)
+                                          for p in problems])
         out = []
-        for p, c, v in zip(problems, completions, verdicts, strict=True):
-            cost = replace(p.cost, prompt_tokens=p.cost.prompt_tokens + c.prompt_tokens,
-                           completion_tokens=p.cost.completion_tokens + c.completion_tokens,
-                           seconds={**p.cost.seconds, "solve": round(c.seconds, 4)})
-            p = replace(p, verdicts=p.verdicts + (v,), cost=cost, verifier=f"{p.verifier}+{spec.backend}:{spec.model}")
-            out.append(reject(p, "crossmodel", "solver_disagrees", v.reason) if v.passed is False else p)
+        for p, c in zip(problems, completions, strict=True):
+            v, concepts, tools = extraction_verdict(c, self.ks)
+            p = replace(add_cost(p, c, "extract"), verdicts=p.verdicts + (v,),
+                        concepts=tuple(dict.fromkeys(p.concepts + concepts)),
+                        tools=tuple(dict.fromkeys(p.tools + tools)))
+            out.append(p)
         return out
+
+
+REPAIRABLE = frozenset({"render", "verify", "crosscheck", "image", "crossmodel", "judge"})
+
+
+class RepairStage:
+    """Checker-repairer loop: failed problems go to the repairer with the failure reason, and each repaired
+    problem is re-rendered and re-checked by the same checks (and models) as a fresh one, up to
+    `repair_attempts` times. Every attempt is kept: the failed original stays a rejection, an attempt that
+    fails again is a rejection whose parent is the one it tried to fix, and a success is a problem with
+    operator "repair" whose parent_id leads back along that chain."""
+
+    def __init__(self, cfg: FlywheelConfig, pool, knowledge_path: str, solver=None, judge=None):
+        from flywheel.knowledge import KnowledgeSystem
+
+        self.cfg, self.pool, self.solver, self.judge = cfg, pool, solver, judge
+        self.ks = KnowledgeSystem.load(knowledge_path)
+        self.sandbox = Sandbox(workers=cfg.sandbox.workers_per_actor)
+        self.render_limits = SandboxLimits(wall_s=cfg.sandbox.render_wall_s, memory_mb=cfg.sandbox.memory_mb)
+        self.check_limits = SandboxLimits(wall_s=cfg.sandbox.check_wall_s, memory_mb=cfg.sandbox.memory_mb)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        records = from_batch(batch)
+        failed = [r for r in records if self._repairable(r)]
+        for _ in range(self.cfg.evolve.repair_attempts):
+            if not failed:
+                break
+            outcomes = self._attempt(failed)
+            records += outcomes
+            failed = [r for r in outcomes if self._repairable(r)]
+        return to_batch(records)
+
+    @staticmethod
+    def _repairable(r) -> bool:
+        return not isinstance(r, Problem) and r.problem is not None and r.stage in REPAIRABLE
+
+    def _attempt(self, failed: list) -> list:
+        from generators.lmm.reviewers import repair_request, repaired
+        from generators.render import render_batch
+        from verifiers.checks import verify_batch
+
+        spec = self.pool.spec
+        completions = self.pool.generate([repair_request(r, spec.max_tokens, spec.temperature) for r in failed])
+        fixed = [repaired(r, c, self.ks, f"{spec.backend}:{spec.model}")
+                 for r, c in zip(failed, completions, strict=True)]
+        checks = [lambda ps: render_batch(ps, self.sandbox, self.render_limits),
+                  lambda ps: verify_batch(ps, self.sandbox, self.check_limits)]
+        if self.solver is not None:
+            checks.append(lambda ps: solve_check(ps, self.solver, self.cfg))
+        if self.judge is not None:
+            checks.append(lambda ps: judge_check(ps, self.judge, self.cfg))
+        for check in checks:
+            idx = [i for i, r in enumerate(fixed) if isinstance(r, Problem)]
+            for i, r in zip(idx, check([fixed[i] for i in idx]) if idx else [], strict=True):
+                fixed[i] = r
+        return fixed

@@ -1,8 +1,11 @@
 """Propose stage (procedural): plan a round's tasks, then turn each task into a `Problem` with a family.
 
-Planning is where evolution starts: the round's difficulty ladder moves up (every level stays represented)
-and families whose concepts the accepted data covers least are drawn more often. Everything derives from
-(seed, round, what earlier rounds committed), so a resumed round plans exactly the same tasks.
+Planning is where evolution starts: the round's difficulty ladder moves up (every level stays represented),
+families whose concepts the accepted data covers least are drawn more often, and from round 2 on a share of
+the tasks *extends* accepted problems of earlier rounds: parallel extensions ask a new question of the same
+image, sequential ones build a harder problem on a solved one (parents sit one level below the task's level,
+so extensions climb the same ladder). Everything derives from (seed, round, what earlier rounds committed),
+so a resumed round plans exactly the same tasks.
 """
 
 from __future__ import annotations
@@ -11,14 +14,27 @@ import math
 import random
 import traceback
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from flywheel.records import Problem, Rejection, make_problem, raw_input_id
-from generators.procedural.base import Family
+from flywheel.records import Operator, Problem, Rejection, make_problem, raw_input_id
+from generators.procedural.base import Draft, Extension, Family
 
 LEVELS = (1, 2, 3, 4, 5)
 LEVEL_FLOOR = 0.05  # share kept for every level, so the ladder never drops the easy end
+# Operator shares once earlier rounds left parents; a task whose operator finds no parent falls back to seed.
+OPERATOR_SHARES: dict[str, float] = {"seed": 0.5, "parallel": 0.2, "sequential": 0.3}
+
+
+@dataclass(frozen=True)
+class Parent:
+    """What an extension needs of an accepted problem: enough to rebuild it (family, seed, level) and route it."""
+
+    id: str
+    family: str
+    seed: int
+    level: int
+    route: str = ""  # "too_easy" (every solver sample right) makes a preferred sequential parent
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,8 @@ class Task:
     family: str
     difficulty: int
     seed: int
+    operator: Operator = "seed"
+    parent: Parent | None = None
 
 
 def level_weights(mean: float, spread: float = 0.9) -> list[float]:
@@ -49,27 +67,74 @@ def family_weights(families: list[str], accepted_by_family: Mapping[str, int]) -
     return [1.0 / (1.0 + len(families) * accepted_by_family.get(f, 0) / total) for f in families]
 
 
+class ParentPicker:
+    """Draws parents for extension tasks: eligible family, the wanted level (or the nearest below), the least
+    used so far this round, too-easy ones first for sequential extension."""
+
+    def __init__(self, parents: Sequence[Parent], families: dict[str, set[str]]) -> None:
+        self.by_op = {op: sorted((p for p in parents if p.family in fams), key=lambda p: p.id)
+                      for op, fams in families.items()}
+        self.used: Counter = Counter()
+
+    def pick(self, rng: random.Random, operator: str, level: int) -> Parent | None:
+        pool = self.by_op.get(operator, [])
+        want = level - 1 if operator == "sequential" else level
+        for lv in range(max(1, want), 0, -1):
+            cands = [p for p in pool if p.level == lv]
+            if cands:
+                least = min(self.used[p.id] for p in cands)
+                cands = [p for p in cands if self.used[p.id] == least]
+                easy = [p for p in cands if p.route == "too_easy"] if operator == "sequential" else []
+                chosen = rng.choice(easy or cands)
+                self.used[chosen.id] += 1
+                return chosen
+        return None
+
+
 def plan_round(round_no: int, count: int, seed: int, mean_difficulty: float, families: list[str],
-               accepted_by_family: Counter) -> list[Task]:
+               accepted_by_family: Counter, parents: Sequence[Parent] = (),
+               extensions: dict[str, set[str]] | None = None,
+               shares: Mapping[str, float] = OPERATOR_SHARES) -> list[Task]:
+    """`parents`: accepted seed problems of earlier rounds; `extensions`: operator -> families implementing it."""
     rng = random.Random(f"flywheel:{seed}:{round_no}")
     fam_w = family_weights(families, accepted_by_family)
     lvl_w = level_weights(mean_difficulty)
-    return [Task(round_no, i, rng.choices(families, fam_w)[0], rng.choices(LEVELS, lvl_w)[0], rng.getrandbits(62))
-            for i in range(count)]
+    picker = ParentPicker(parents, extensions or {})
+    ops, op_w = list(shares), list(shares.values())
+    tasks = []
+    for i in range(count):
+        family, level, task_seed = rng.choices(families, fam_w)[0], rng.choices(LEVELS, lvl_w)[0], rng.getrandbits(62)
+        op = rng.choices(ops, op_w)[0] if parents else "seed"
+        parent = picker.pick(rng, op, level) if op != "seed" else None
+        if parent is None:
+            tasks.append(Task(round_no, i, family, level, task_seed))
+        else:
+            tasks.append(Task(round_no, i, parent.family, level, task_seed, op, parent))  # type: ignore[arg-type]
+    return tasks
 
 
-def propose(task: Task, families: Mapping[str, Family]) -> Problem | Rejection:
-    """Run the task's family; a family that raises becomes a rejection with its traceback, never a crash."""
+def _draft(task: Task, families: Mapping[str, Family], extensions: Mapping[str, Mapping[str, Extension]]) -> Draft:
+    if task.parent is None:
+        return families[task.family](random.Random(task.seed), task.difficulty)
+    extend = extensions[task.operator][task.family]
+    return extend(random.Random(task.seed), task.parent.seed, task.parent.level)
+
+
+def propose(task: Task, families: Mapping[str, Family],
+            extensions: Mapping[str, Mapping[str, Extension]] | None = None) -> Problem | Rejection:
+    """Run the task's family (or its extension of the parent); a generator that raises becomes a rejection
+    with its traceback, never a crash."""
+    parent_id = task.parent.id if task.parent else None
     try:
-        d = families[task.family](random.Random(task.seed), task.difficulty)
+        d = _draft(task, families, extensions or {})
     except Exception as exc:  # noqa: BLE001 - a generator bug is data for the round summary
         raw = f"{task}\n{traceback.format_exc()}"
         return Rejection(raw_input_id(raw), task.round, "propose", "family_error", f"{type(exc).__name__}: {exc}",
-                         family=task.family, operator="seed", raw=raw)
+                         family=task.family, operator=task.operator, parent_id=parent_id, raw=raw)
     return make_problem(
-        round=task.round, parent_id=None, operator="seed", family=d.family, concepts=d.concepts, tools=d.tools,
-        domain=d.domain, difficulty=float(d.difficulty), question=d.question, answer=d.answer,
-        answer_kind=d.answer_kind, render_code=d.render_code, answer_code=d.answer_code, check_code=d.check_code,
-        width=d.width, height=d.height, solution=d.solution, elements=d.elements, proposer="procedural",
-        seed=task.seed,
+        round=task.round, parent_id=parent_id, operator=task.operator, family=d.family, concepts=d.concepts,
+        tools=d.tools, domain=d.domain, difficulty=float(d.difficulty), level=int(d.difficulty), question=d.question,
+        answer=d.answer, answer_kind=d.answer_kind, render_code=d.render_code, answer_code=d.answer_code,
+        check_code=d.check_code, width=d.width, height=d.height, solution=d.solution, elements=d.elements,
+        proposer="procedural", seed=task.seed,
     )

@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("flywheel", "generators", "verifiers", "storage", "jobs")
 L3 = ("flywheel.stages", "flywheel.round", "flywheel.loop", "flywheel.show", "flywheel.infer", "flywheel.eval",
-      "flywheel.train", "flywheel.evolve", "flywheel.report", "flywheel.models.pools")
+      "flywheel.train", "flywheel.evolve", "flywheel.report", "flywheel.models.pools", "flywheel.coevolve",
+      "flywheel.near_dups")
 
 
 def layer(module: str) -> int:

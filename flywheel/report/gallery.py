@@ -84,9 +84,12 @@ def build_gallery(con: duckdb.DuckDBPyConnection, out: Path, per_level: int = PE
     rows = con.execute("SELECT id, family, difficulty FROM problems").fetchall()
     chosen = choose([(str(i), str(f or ""), float(d or 0.0)) for i, f, d in rows], per_level)
     ids = [pid for level in chosen for pid in chosen[level]]
+    folder = out / GALLERY_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):  # images of an earlier report into the same folder would pile up
+        old.unlink()
     if not ids:
         return {}
-    (out / GALLERY_DIR).mkdir(parents=True, exist_ok=True)
     found = {r[0]: r for r in con.execute(f"SELECT {_COLUMNS} FROM problems WHERE list_contains(?, id)",
                                           [ids]).fetchall()}
     gallery: dict[int, list[Sample]] = {}

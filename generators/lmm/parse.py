@@ -432,7 +432,8 @@ def to_problem(draft: ProposalDraft, round: int, proposer: str, *, operator: str
     """The `Problem` a draft becomes (content-hashed id, so the same proposal twice is one problem)."""
     return make_problem(
         round=round, parent_id=parent_id, operator=operator, family=draft.family, concepts=draft.concepts,
-        tools=draft.tools, domain=draft.domain, difficulty=float(draft.difficulty), question=draft.question,
+        tools=draft.tools, domain=draft.domain, difficulty=float(draft.difficulty), level=int(draft.difficulty),
+        question=draft.question,
         answer=draft.answer, answer_kind=draft.answer_kind, render_code=draft.render_code,
         answer_code=draft.answer_code, check_code=draft.check_code, width=draft.width, height=draft.height,
         solution=draft.solution, elements=draft.elements, proposer=proposer, seed=seed, cost=cost or Cost(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from generators.procedural.base import Extension, Family
 from generators.procedural.families import (
     bar_chart_stats,
+    bar_chart_stats_ext,
     circle_chord_tangent,
     clock_angle_ruler,
     coordinate_line_intersection,
@@ -19,6 +20,7 @@ from generators.procedural.families import (
     solid_box_cylinder,
     spinner_dice_probability,
     triangle_area,
+    triangle_area_ext,
     triangle_centers,
 )
 
@@ -47,5 +49,11 @@ FAMILIES: dict[str, Family] = {
 }
 
 # Extension operators by family (issue 5): a family appears here once it implements `parallel` / `sequential`.
-PARALLEL: dict[str, Extension] = {}
-SEQUENTIAL: dict[str, Extension] = {}
+PARALLEL: dict[str, Extension] = {
+    triangle_area.FAMILY: triangle_area_ext.parallel,
+    bar_chart_stats.FAMILY: bar_chart_stats_ext.parallel,
+}
+SEQUENTIAL: dict[str, Extension] = {
+    triangle_area.FAMILY: triangle_area_ext.sequential,
+    bar_chart_stats.FAMILY: bar_chart_stats_ext.sequential,
+}

@@ -68,6 +68,7 @@ class Ask:
     levels: tuple[tuple[float, str], ...]
     reasoning: str
     concepts: tuple[str, ...]
+    value: Callable[[tuple[int, ...]], Fraction]  # the exact statistic of any bar heights (extensions use it)
 
 
 def _chart(rng: random.Random, difficulty: int) -> Chart:
@@ -112,6 +113,7 @@ def _ask_difference(rng: random.Random, c: Chart) -> Ask:
         ((va, f"{a} = {va}"), (vb, f"{b} = {vb}")),
         f"{a} reads {va} and {b} reads {vb}, so the difference is {va} - {vb} = {va - vb}.",
         ("statistics_charts.bar_chart_reading", "functions_graphs.reading_graph_values"),
+        lambda v: Fraction(abs(v[i] - v[j])),
     )
 
 
@@ -138,6 +140,7 @@ def _ask_range(rng: random.Random, c: Chart) -> Ask:
         f"The tallest bar is {c.labels[hi]} at {top} and the shortest is {c.labels[lo]} at {low}; "
         f"range = {top} - {low} = {top - low}.",
         ("statistics_charts.bar_chart_reading", "statistics_charts.range"),
+        lambda v: Fraction(max(v) - min(v)),
     )
 
 
@@ -159,6 +162,7 @@ def _ask_total(rng: random.Random, c: Chart) -> Ask:
         (),
         f"The values are {', '.join(map(str, c.values))}; their total is {total}.",
         ("statistics_charts.bar_chart_reading", "functions_graphs.reading_graph_values"),
+        lambda v: Fraction(sum(v)),
     )
 
 
@@ -182,7 +186,13 @@ def _ask_mean(rng: random.Random, c: Chart) -> Ask:
         f"The total is {sum(c.values)} over {len(c.values)} bars, so the mean is "
         f"{sum(c.values)}/{len(c.values)} = {fixed(mean, 2)}.",
         ("statistics_charts.bar_chart_reading", "statistics_charts.mean"),
+        lambda v: Fraction(sum(v), len(v)),
     )
+
+
+def _median(v: tuple[int, ...]) -> Fraction:
+    ranked = sorted(v)
+    return Fraction(ranked[(len(v) - 1) // 2] + ranked[len(v) // 2], 2)
 
 
 def _ask_median(rng: random.Random, c: Chart) -> Ask:
@@ -203,6 +213,7 @@ def _ask_median(rng: random.Random, c: Chart) -> Ask:
         tuple((c.values[k], f"{c.values[k]}") for k in mids),
         f"In order the values are {ranked}; the middle value(s) give a median of {fixed(median, 1)}.",
         ("statistics_charts.bar_chart_reading", "statistics_charts.median"),
+        _median,
     )
 
 
@@ -229,6 +240,7 @@ def _ask_percent_change(rng: random.Random, c: Chart) -> Ask:
         ((va, f"{a} = {va}"), (vb, f"{b} = {vb}")),
         f"From {va} to {vb} the change is {vb - va}; {vb - va}/{va} x 100 = {fixed(change, 1)}%.",
         ("statistics_charts.bar_chart_reading", "statistics_charts.percent_change"),
+        lambda v: Fraction(v[j] - v[i], v[i]) * 100,
     )
 
 
@@ -248,6 +260,7 @@ def _ask_share(rng: random.Random, c: Chart) -> Ask:
         ((c.values[i], f"{c.labels[i]} = {c.values[i]}"),),
         f"{c.labels[i]} is {c.values[i]} out of a total of {sum(c.values)}, which is {fixed(share, 1)}%.",
         ("statistics_charts.bar_chart_reading", "statistics_charts.percent"),
+        lambda v: Fraction(v[i] * 100, sum(v)),
     )
 
 
@@ -271,6 +284,7 @@ def _ask_above_mean(rng: random.Random, c: Chart) -> Ask:
         f"The mean is {sum(c.values)}/{len(c.values)} = {fixed(mean, 2)}; the bars above it are "
         f"{', '.join(c.labels[k] for k in above) or 'none'}, so the count is {len(above)}.",
         ("statistics_charts.bar_chart_reading", "statistics_charts.mean"),
+        lambda v: Fraction(sum(1 for x in v if x * len(v) > sum(v))),
     )
 
 
@@ -295,6 +309,7 @@ def _ask_new_value(rng: random.Random, c: Chart) -> Ask:
         f"The new total must be {target} x {n + 1} = {target * (n + 1)}; the bars already sum to {total}, "
         f"so the new value is {target * (n + 1)} - {total} = {x}.",
         ("statistics_charts.bar_chart_reading", "statistics_charts.missing_value_mean"),
+        lambda v: Fraction(target * (len(v) + 1) - sum(v)),
     )
 
 
@@ -369,10 +384,19 @@ def _tool(c: Chart, ask: Ask) -> str:
     )
 
 
+def scene(rng: random.Random, difficulty: int) -> tuple[Chart, Ask]:
+    """The chart and the question make() draws: extensions replay it from the parent's seed."""
+    chart = _chart(rng, difficulty)
+    return chart, ASKS[rng.choice(BY_LEVEL[difficulty])](rng, chart)
+
+
 def make(rng: random.Random, difficulty: int) -> Draft:
     """One bar chart and one statistics question about it."""
-    chart = _chart(rng, difficulty)
-    ask = ASKS[rng.choice(BY_LEVEL[difficulty])](rng, chart)
+    return draft_of(*scene(rng, difficulty), difficulty)
+
+
+def draft_of(chart: Chart, ask: Ask, difficulty: int) -> Draft:
+    """The problem for one chart and one question (shared by make and the parallel extension)."""
     question = f"The bar chart shows {chart.title[0].lower() + chart.title[1:]}. {ask.question}"
     head = f"values = {list(chart.values)!r}\n"
     answer_code = "import sympy as sp\n" + SYMPY_FIXED + head + ask.answer_body

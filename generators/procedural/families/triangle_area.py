@@ -8,6 +8,7 @@ The interactive solution draws the altitude that makes base*height/2 applicable.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from fractions import Fraction
 
 from flywheel.records import NamedElement, SolutionStep
@@ -60,14 +61,48 @@ SECOND_QUESTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Scene:
+    """What a figure shows, kept so the extensions (triangle_area_ext) can rebuild a parent's image exactly.
+
+    `verts` are problem coordinates (A, B, C), `pix` their pixels; `base`/`height` are the side on the base
+    line and the height onto it; `other` is BC in the second-altitude figure (0 elsewhere), `xc` C's abscissa
+    in the parallel-lines figure. `labels` are the (name, kind, pixel) triples the figure names.
+    """
+
+    kind: str  # "lattice" | "parallel" | "second"
+    verts: tuple[tuple[Fraction, Fraction], ...]
+    pix: tuple[dg.Pt, ...]
+    names: tuple[str, str, str]
+    base: int
+    height: int
+    render: str
+    labels: tuple[tuple[str, str, dg.Pt], ...]
+    frame: dg.Frame
+    axes: bool = False
+    vertical: bool = False
+    other: int = 0
+    xc: Fraction = Fraction(0)
+
+
 def make(rng: random.Random, difficulty: int) -> Draft:
     """Levels 1, 2, 4: lattice triangle (4 adds numbered axes and vertical bases); 3: parallel lines;
     5: find a second altitude from the area."""
+    s = scene(rng, difficulty)
     if difficulty == 3:
-        return _parallel_lines(rng)
+        return _parallel_lines(rng, s)
     if difficulty == 5:
-        return _second_altitude(rng)
-    return _lattice(rng, difficulty)
+        return _second_altitude(rng, s)
+    return _lattice(rng, difficulty, s)
+
+
+def scene(rng: random.Random, difficulty: int) -> Scene:
+    """The figure `make` draws at this level: all of its random draws except the question wording."""
+    if difficulty == 3:
+        return _parallel_scene(rng)
+    if difficulty == 5:
+        return _second_scene(rng)
+    return _lattice_scene(rng, difficulty)
 
 
 def _lattice_vertices(rng: random.Random, difficulty: int, lo: tuple[int, int], hi: tuple[int, int]):
@@ -93,7 +128,7 @@ def _lattice_vertices(rng: random.Random, difficulty: int, lo: tuple[int, int], 
         return [(x + dx, y + dy) for x, y in local], b, h, vertical
 
 
-def _lattice(rng: random.Random, difficulty: int) -> Draft:
+def _lattice_scene(rng: random.Random, difficulty: int) -> Scene:
     axes = difficulty == 4
     lo, hi = ((-6, -5), (6, 5)) if axes else ((0, 0), (12, 10))
     origin = (W / 2, H / 2) if axes else ((W - 12 * GRID_STEP) / 2, H - (H - 10 * GRID_STEP) / 2)
@@ -101,12 +136,21 @@ def _lattice(rng: random.Random, difficulty: int) -> Draft:
     frame = dg.Frame(GRID_STEP, origin[0], origin[1])
     pix = [frame.px(p) for p in verts]
     n = rng.choice(NAMES)
-    area = Fraction(b * h, 2)
     render = canvas_code(W, H) + dg.grid(origin, GRID_STEP, (lo[0], hi[0]), (lo[1], hi[1]), axes=axes)
     render += dg.polygon(pix, face="#9ecae1")
     centre = (sum(p[0] for p in pix) / 3, sum(p[1] for p in pix) / 3)
     for name, p in zip(n, pix, strict=True):
         render += dg.dot(p, size=5) + dg.text(dg.away(p, centre, 19), name, box=True)
+    exact = tuple((Fraction(x), Fraction(y)) for x, y in verts)
+    labels = tuple((name, "vertex", p) for name, p in zip(n, pix, strict=True))
+    return Scene("lattice", exact, tuple(pix), n, b, h, render, labels, frame, axes=axes, vertical=vertical)
+
+
+def _lattice(rng: random.Random, difficulty: int, s: Scene) -> Draft:
+    b, h, vertical, pix, n, render = s.base, s.height, s.vertical, list(s.pix), s.names, s.render
+    axes = s.axes
+    verts = [(int(x), int(y)) for x, y in s.verts]
+    area = Fraction(b * h, 2)
     tri = "".join(n)
     grid_words = "the coordinate grid" if axes else "a square grid"
     question = rng.choice(LATTICE_QUESTIONS).format(t=tri, g=grid_words)
@@ -119,7 +163,7 @@ def _lattice(rng: random.Random, difficulty: int) -> Draft:
     check_code = f"from shapely.geometry import Polygon\nprint(float(Polygon({[tuple(v) for v in verts]}).area))\n"
     solution = _lattice_solution(pix, n, b, h, vertical, area)
     return _draft(
-        [(name, "vertex", p) for name, p in zip(n, pix, strict=True)],
+        s.labels,
         concepts=(
             ("plane_geometry.triangle_area", "plane_geometry.altitude_of_triangle", "measurement.grid_area")
             + (("analytic_geometry.coordinate_plane",) if axes else ())
@@ -209,15 +253,23 @@ def _parallel_figure(b: int, h: int, xc: float, n: tuple[str, str, str]):
     render += dg.text(((a[0] + bb[0]) / 2, a[1] + 22), f"{b} cm", size=dg.VALUE_PT, box=True)
     for name, p, off in zip(n, (a, bb, c), ((-14, 18), (14, 18), (0, -20)), strict=True):
         render += dg.dot(p) + dg.text((p[0] + off[0], p[1] + off[1]), name, box=True)
-    return render, (a, bb, c)
+    return render, (a, bb, c), frame
 
 
-def _parallel_lines(rng: random.Random) -> Draft:
-    """C slides along a line parallel to AB, so the height is the lines' distance, whatever C's position."""
+def _parallel_scene(rng: random.Random) -> Scene:
     b, h = rng.randint(5, 14), rng.randint(3, 10)
     xc = round(rng.uniform(-0.35 * b, 1.35 * b), 1)
     n = rng.choice(NAMES)
-    render, (a, bb, c) = _parallel_figure(b, h, xc, n)
+    render, pix, frame = _parallel_figure(b, h, xc, n)
+    exact = ((Fraction(0), Fraction(0)), (Fraction(b), Fraction(0)), (Fraction(str(xc)), Fraction(h)))
+    labels = tuple((name, "vertex", p) for name, p in zip(n, pix, strict=True))
+    return Scene("parallel", exact, pix, n, b, h, render, labels, frame, xc=Fraction(str(xc)))
+
+
+def _parallel_lines(rng: random.Random, s: Scene) -> Draft:
+    """C slides along a line parallel to AB, so the height is the lines' distance, whatever C's position."""
+    b, h, n, render, (a, bb, c) = s.base, s.height, s.names, s.render, s.pix
+    xc = float(s.xc)
     area = Fraction(b * h, 2)
     answer_code = (
         "from sympy import Point, Polygon, Rational\n"
@@ -241,7 +293,7 @@ def _parallel_lines(rng: random.Random) -> Draft:
         ),
     )
     return _draft(
-        [(name, "vertex", p) for name, p in zip(n, (a, bb, c), strict=True)],
+        s.labels,
         concepts=(
             "plane_geometry.triangle_area",
             "plane_geometry.altitude_of_triangle",
@@ -278,11 +330,10 @@ def _second_figure(c_len: int, h: int, a_len: int, foot_x: int, n: tuple[str, st
     for name, _, p in labels:
         pos = (p[0], p[1] + 20) if name == "H" else dg.away(p, centre, 20)
         render += dg.dot(p, size=5) + dg.text(pos, name, box=True)
-    return render, labels
+    return render, labels, frame
 
 
-def _second_altitude(rng: random.Random) -> Draft:
-    """Area two ways: AB*CH/2 = BC*h_A/2, so the altitude to BC is AB*CH/BC."""
+def _second_scene(rng: random.Random) -> Scene:
     d, h, a_len = rng.choice(TRIPLES)
     if rng.random() < 0.6:  # the foot H lies between A and B, at least 2 from A
         c_len = rng.randint(d + 2, d + 12)
@@ -291,7 +342,16 @@ def _second_altitude(rng: random.Random) -> Draft:
         c_len = rng.randint(4, 16)
         foot_x = c_len + d
     n = rng.choice(NAMES[:2])
-    render, labels = _second_figure(c_len, h, a_len, foot_x, n)
+    render, labels, frame = _second_figure(c_len, h, a_len, foot_x, n)
+    exact = ((Fraction(0), Fraction(0)), (Fraction(c_len), Fraction(0)), (Fraction(foot_x), Fraction(h)))
+    pix = tuple(p for _, _, p in labels[:3])
+    return Scene("second", exact, pix, n, c_len, h, render, tuple(labels), frame, other=a_len)
+
+
+def _second_altitude(rng: random.Random, s: Scene) -> Draft:
+    """Area two ways: AB*CH/2 = BC*h_A/2, so the altitude to BC is AB*CH/BC."""
+    c_len, h, a_len, n, render, labels = s.base, s.height, s.other, s.names, s.render, s.labels
+    foot_x = int(s.verts[2][0])
     alt, area = Fraction(c_len * h, a_len), Fraction(c_len * h, 2)
     answer_code = (
         f"from sympy import Line, Point\nprint(Line(Point({c_len}, 0), Point({foot_x}, {h})).distance(Point(0, 0)))\n"

@@ -1,0 +1,42 @@
+"""The round driver's near-duplicate gate: one index over every accepted problem of every round.
+
+Built once per `evolve` run from the committed shards (question text and image of each accepted problem,
+read column by column), then kept in memory and extended as the run accepts more, so the cost per problem
+stays flat as the data grows (see verifiers/dedup_index.py for the rule and bench/dedup.py for the numbers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flywheel.config import FlywheelConfig
+from flywheel.records import Problem
+
+
+class NearDuplicateGate:
+    def __init__(self, index) -> None:
+        self.index = index
+
+    def check_and_add(self, p: Problem) -> str | None:
+        """A reason naming the accepted problem `p` nearly duplicates, or None (and `p` joins the index)."""
+        hit = self.index.check(p.id, p.question, p.image)
+        if hit is not None:
+            return f"{hit.why} of {hit.other_id} (similarity {hit.similarity:.2f})"
+        self.index.add(p.id, p.question, p.image)
+        return None
+
+
+def build_near_index(cfg: FlywheelConfig, data: Path) -> NearDuplicateGate | None:
+    if not cfg.evolve.near_dedup:
+        return None
+    from verifiers.dedup_index import DedupIndex
+
+    from storage.shards import read_table
+
+    index = DedupIndex()
+    if data.exists():
+        table = read_table(data, columns=["id", "question", "image"])
+        for pid, question, image in zip(*(table.column(c).to_pylist() for c in ("id", "question", "image")),
+                                        strict=True):
+            index.add(pid, question, image)
+    return NearDuplicateGate(index)
