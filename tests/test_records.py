@@ -13,6 +13,7 @@ from flywheel.records import (
     PROBLEM_SCHEMA,
     RAW_CAP,
     REJECTION_SCHEMA,
+    SCHEMA_VERSION,
     Cost,
     NamedElement,
     Problem,
@@ -129,7 +130,7 @@ def test_problem_schema_has_the_queried_columns_and_types():
     assert [f.name for f in s.field("verdicts").type.value_type] == ["name", "passed", "score", "reason"]
     assert [f.name for f in s.field("cost").type] == ["prompt_tokens", "completion_tokens", "seconds"]
     assert set(s.names) == {f for f in Problem.__dataclass_fields__}
-    assert s.metadata[b"flywheel.schema_version"] == b"1"
+    assert s.metadata[b"flywheel.schema_version"] == str(SCHEMA_VERSION).encode()
 
 
 def test_table_from_an_older_schema_or_with_nulls_reads_with_defaults():

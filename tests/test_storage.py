@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from flywheel.records import NamedElement, Problem, Rejection, SolutionStep, Verdict, make_problem
+from flywheel.records import SCHEMA_VERSION, NamedElement, Problem, Rejection, SolutionStep, Verdict, make_problem
 from storage.catalog import connect, query
 from storage.fsck import fsck
 from storage.manifest import STAGING, CorruptShardError, load_manifests
@@ -101,7 +101,7 @@ def test_two_rounds_are_committed_and_read_back(two_rounds: Path):
     assert len(read_rejections(two_rounds, 1)) == 2
     assert all(p.parent_id == make_problems(1, 1)[0].id for p in read_round(two_rounds, 2))
     [m] = load_manifests(two_rounds, 2)
-    assert m.code_version["package"] and m.schema_version == 1 and len(m.files) == 2
+    assert m.code_version["package"] and m.schema_version == SCHEMA_VERSION and len(m.files) == 2
     assert all(len(f.sha256) == 64 and f.bytes > 0 for f in m.files)
     meta = pq.ParquetFile(committed_paths(two_rounds)[0]).metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
