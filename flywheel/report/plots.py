@@ -12,6 +12,7 @@ from pathlib import Path
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from flywheel.report.metrics import LEVELS, ReportData, RoundMetrics
 
@@ -29,8 +30,11 @@ def _figure(panels: int = 1, width: float = 8.0) -> tuple[Figure, list[Axes]]:
     return fig, list(axes) if panels > 1 else [axes]
 
 
-def _round_axis(ax: Axes, rounds: Sequence[int], ylabel: str) -> None:
+def _round_axis(ax: Axes, rounds: Sequence[int], ylabel: str, counts: bool = False) -> None:
+    """Round numbers as x ticks; `counts` keeps y ticks on whole numbers (no "0.2 rejections")."""
     ax.set_xticks(list(rounds), [str(r) for r in rounds])
+    if counts:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("round")
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
@@ -73,7 +77,7 @@ def plot_accepted(data: ReportData) -> Figure:
         ax.bar(rounds, bottom, color="#4c72b0", width=0.6, label="accepted")
     _bar_labels(ax, rounds, [float(r.accepted) for r in rows], [str(r.accepted) for r in rows])
     ax.set_title("Accepted problems per round, by operator")
-    _round_axis(ax, rounds, "accepted problems")
+    _round_axis(ax, rounds, "accepted problems", counts=True)
     ax.set_ylim(0, max([r.accepted for r in rows] + [1]) * 1.15)
     ax.legend(title="operator", loc="upper left", fontsize=9)
     _footnote(fig, rows, "accepted_by_operator", "the problems' operator column")
@@ -119,7 +123,7 @@ def plot_rejections(data: ReportData) -> Figure:
         ax.text(0.5, 0.5, "no rejections", ha="center", va="center", transform=ax.transAxes, color="0.4")
     _bar_labels(ax, rounds, bottom, [str(r.rejected) for r in rows])
     ax.set_title("Rejections per round, by stage:reason")
-    _round_axis(ax, rounds, "rejected candidates")
+    _round_axis(ax, rounds, "rejected candidates", counts=True)
     ax.set_ylim(0, max(bottom + [1.0]) * 1.15)
     if bands:
         ax.legend(title="stage:reason", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
@@ -131,12 +135,15 @@ def plot_coverage(data: ReportData) -> Figure:
     """Concepts the accepted problems exercise: per round, and how much of the seed system is covered so far."""
     rows, rounds = data.rounds, [r.round for r in data.rounds]
     fig, (left, right) = _figure(2)
-    left.plot(rounds, [r.concepts_covered for r in rows], marker="o", label="concepts covered this round")
+    # thick and pale under thin and dark: the two lines coincide while every concept is a seed concept
+    left.plot(rounds, [r.concepts_covered for r in rows], marker="o", ms=10, lw=5, alpha=0.45,
+              label="concepts covered this round")
     if any(r.seed_concepts_covered is not None for r in rows):
-        left.plot(rounds, [r.seed_concepts_covered for r in rows], marker="s", label="of which seed concepts")
+        left.plot(rounds, [r.seed_concepts_covered for r in rows], marker="s", color="#c44e52",
+                  label="of which seed concepts")
     left.plot(rounds, [r.cumulative_concepts for r in rows], marker="^", ls="--", label="distinct so far")
     left.set_title("Concepts covered")
-    _round_axis(left, rounds, "concepts")
+    _round_axis(left, rounds, "concepts", counts=True)
     left.set_ylim(0, max([r.cumulative_concepts for r in rows] + [1]) * 1.15)
     left.legend(loc="lower right", fontsize=9)
     if data.seed_concepts and all(r.cumulative_seed_concepts is not None for r in rows):
@@ -176,7 +183,7 @@ def plot_knowledge(data: ReportData) -> Figure:
             ax.plot(xs, ys, marker="o", label=f)
             ax.annotate(str(ys[-1]), (xs[-1], ys[-1]), xytext=(4, 0), textcoords="offset points", fontsize=9)
         ax.set_title(title)
-        _round_axis(ax, xs, "count")
+        _round_axis(ax, xs, "count", counts=True)
         ax.set_ylim(0, max(max(getattr(k, f) for _, k in points) for f in fields) * 1.2 + 1)
         ax.legend(loc="lower right", fontsize=9)
     rounds = [r.round for r in rows]
@@ -187,7 +194,7 @@ def plot_knowledge(data: ReportData) -> Figure:
     if not any(added):
         axes[2].text(0.5, 0.5, "nothing added", ha="center", va="center", transform=axes[2].transAxes, color="0.4")
     axes[2].set_title("added in the round")
-    _round_axis(axes[2], rounds, "new nodes")
+    _round_axis(axes[2], rounds, "new nodes", counts=True)
     axes[2].set_ylim(0, max(added + [1]) * 1.2)
     axes[2].legend(loc="upper left", fontsize=9)
     fig.suptitle("Knowledge-system growth (round 0 = seed)")
@@ -220,7 +227,8 @@ def plot_difficulty(data: ReportData) -> Figure:
               color="black", marker="D", label="mean difficulty")
     for x, m in zip(rounds, means, strict=True):
         if m is not None:
-            twin.annotate(f"{m:.2f}", (x, m), xytext=(8, 0), textcoords="offset points", va="center", fontsize=9)
+            twin.annotate(f"mean {m:.2f}", (x, m), xytext=(0, 9), textcoords="offset points", ha="center",
+                          fontsize=9, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.5", "alpha": 0.9})
     twin.set_ylim(0, 5.5)
     twin.set_ylabel("mean difficulty")
     handles = ax.get_legend_handles_labels()[0][::-1] + twin.get_legend_handles_labels()[0]
