@@ -3,7 +3,7 @@
 Every field has a default and a comment; a TOML file overrides any subset and the CLI a few dials on top, the
 same way flywheel/config.py works for evolve. The RL fields are read by grpo.py/rollout.py/rewards.py. A
 curriculum file (jobs/curriculum.toml) has a `[defaults]` table and one `[[stage]]` table per stage with its
-data selection and overrides; `load_curriculum` turns each into a full TrainConfig. Stdlib only.
+SQL selection and overrides; `load_curriculum` turns each into a full TrainConfig. Stdlib only.
 """
 
 from __future__ import annotations
@@ -95,40 +95,33 @@ def train_config(values: dict[str, Any] | None = None, **overrides: Any) -> Trai
 
 
 def load_train_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the TOML file's `[train]` table (or its top level if it has none), then overrides."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-        values = raw.get("train", raw)
-    return train_config(values, **overrides)
+    """Defaults, then the file, then `overrides` (None values ignored). The file is either a plain config (a
+    `[train]` table) or a curriculum (`[defaults]` + `[[stage]]` tables): then the stage named by
+    `overrides["stage"]` is picked, its table applied over `[defaults]`."""
+    if path is None:
+        return train_config(None, **overrides)
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    if "stage" not in raw:
+        return train_config(raw.get("train", {}), **overrides)
+    stage = overrides.get("stage") or raw.get("defaults", {}).get("stage")
+    picked = [c for c in load_curriculum(path) if c.stage == stage]
+    if not picked:
+        raise ValueError(f"{path}: no [[stage]] with stage = {stage!r}")
+    return train_config(_explicit(picked[0]), **overrides)
 
 
-@dataclass(frozen=True)
-class CurriculumStage:
-    """One step of the curriculum: a name (its output folder), the data it reads and its full config."""
-
-    name: str
-    data: str  # a flywheel data folder (relative paths are relative to the curriculum file)
-    config: TrainConfig
-
-
-def load_curriculum(path: str | Path) -> tuple[CurriculumStage, ...]:
-    """Stages in file order. Each `[[stage]]` has `name`, `data` and TrainConfig keys that override
-    `[defaults]`; `model` is not a key: each stage starts from the previous stage's output."""
-    path = Path(path)
+def load_curriculum(path: str | Path) -> tuple[TrainConfig, ...]:
+    """The stages of a curriculum file in order, each `[[stage]]` table applied over `[defaults]`. The model
+    is not a key: a job runs the stages in order, each starting from the previous stage's `<out>/model`."""
     with open(path, "rb") as f:
         raw = tomllib.load(f)
     defaults = raw.get("defaults", {})
-    stages = []
-    for i, table in enumerate(raw.get("stage", [])):
-        table = dict(table)
-        name, data = table.pop("name", f"stage{i + 1}"), table.pop("data", defaults.get("data", ""))
-        if not data:
-            raise ValueError(f"{path}: stage {name!r} names no data folder")
-        config = train_config({k: v for k, v in defaults.items() if k != "data"}, **table)
-        stages.append(CurriculumStage(name, str((path.parent / data) if not Path(data).is_absolute() else data),
-                                      config))
+    stages = tuple(train_config(defaults, **table) for table in raw.get("stage", []))
     if not stages:
         raise ValueError(f"{path}: no [[stage]] tables")
-    return tuple(stages)
+    return stages
+
+
+def _explicit(cfg: TrainConfig) -> dict[str, Any]:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
