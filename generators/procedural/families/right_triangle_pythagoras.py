@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from flywheel.records import NamedElement, SolutionStep
@@ -44,13 +45,42 @@ COMPOSITE_QUESTIONS = (
 Given = dict[str, Fraction]
 
 
+@dataclass(frozen=True)
+class Scene:
+    """A figure as `make` drew it, so the extensions (right_triangle_pythagoras_ext) can rebuild it exactly.
+
+    Single triangle: right angle at names[0] = pix[0]; leg0 joins it to names[1], leg1 to names[2]; `given`
+    holds two of 'leg0', 'leg1', 'hyp' and `unknown` the third. Composite: names A, B, C, D with D the foot of
+    the altitude from B, lengths in `sides` ('ad', 'bd', 'ab', 'dc').
+    """
+
+    kind: str  # "single" | "composite"
+    names: tuple[str, ...]
+    pix: tuple[dg.Pt, ...]
+    render: str
+    u: str
+    given: Given = field(default_factory=dict)
+    unknown: str = ""
+    fmt: str = "radical"
+    theta: float = 0.0
+    sides: dict[str, int] = field(default_factory=dict)
+
+
 def make(rng: random.Random, difficulty: int) -> Draft:
     """1: hypotenuse of a triple; 2: a leg of a triple; 3: radical side; 4: radical or rounded decimal side;
     5: two right triangles sharing a leg."""
+    s = scene(rng, difficulty)
     if difficulty == 5:
-        return _composite(rng)
+        return _composite(rng, s)
+    return _single(rng, difficulty, s)
+
+
+def scene(rng: random.Random, difficulty: int) -> Scene:
+    """The figure `make` draws at this level: all of its random draws except the question wording."""
+    if difficulty == 5:
+        return _composite_scene(rng)
     given, unknown, fmt = _spec(rng, difficulty)
-    return _single(rng, difficulty, given, unknown, fmt)
+    return _single_scene(rng, difficulty, given, unknown, fmt)
 
 
 def _spec(rng: random.Random, difficulty: int) -> tuple[Given, str, str]:
@@ -98,7 +128,7 @@ def _answer(square: Fraction, fmt: str) -> str:
     return rounded(math.sqrt(square), 1) if fmt == "round1" else sqrt_str(square)
 
 
-def _single(rng: random.Random, difficulty: int, given: Given, unknown: str, fmt: str) -> Draft:
+def _single_scene(rng: random.Random, difficulty: int, given: Given, unknown: str, fmt: str) -> Scene:
     n = list(rng.choice(NAMES))
     rng.shuffle(n)
     ra, pa, pb = n  # right angle at ra; leg0 is ra-pa, leg1 is ra-pb
@@ -112,7 +142,6 @@ def _single(rng: random.Random, difficulty: int, given: Given, unknown: str, fmt
     c, p0, p1 = (dg.fit_frame(pts, (90, 80, W - 90, H - 80)).px(p) for p in pts)
     ends = {"leg0": (c, p0), "leg1": (c, p1), "hyp": (p0, p1)}
     opposite = {"leg0": p1, "leg1": p0, "hyp": c}
-    side_name = {"leg0": ra + pa, "leg1": ra + pb, "hyp": pa + pb}
     render = canvas_code(W, H) + dg.polygon([c, p0, p1], face="#c6dbef") + dg.right_angle(c, p0, p1, size=16)
     for side in ("leg0", "leg1", "hyp"):
         text = "x" if side == unknown else f"{_num(given[side])} {u}"
@@ -121,6 +150,14 @@ def _single(rng: random.Random, difficulty: int, given: Given, unknown: str, fmt
     centre = ((c[0] + p0[0] + p1[0]) / 3, (c[1] + p0[1] + p1[1]) / 3)
     for name, p in ((ra, c), (pa, p0), (pb, p1)):
         render += dg.dot(p, size=5) + dg.text(dg.away(p, centre, 20), name)
+    return Scene("single", (ra, pa, pb), (c, p0, p1), render, u, given, unknown, fmt, theta)
+
+
+def _single(rng: random.Random, difficulty: int, s: Scene) -> Draft:
+    given, unknown, fmt, u, render, theta = s.given, s.unknown, s.fmt, s.u, s.render, s.theta
+    (ra, pa, pb), (c, p0, p1) = s.names, s.pix
+    square = _square(given, unknown)
+    side_name = {"leg0": ra + pa, "leg1": ra + pb, "hyp": pa + pb}
     (s1, v1), (s2, v2) = ((side_name[s], _num(v)) for s, v in given.items())
     question = rng.choice(QUESTIONS).format(
         t=pa + ra + pb, r=ra, k=side_name[unknown], u=u, fmt=FORMATS[fmt], s1=s1, v1=v1, s2=s2, v2=v2
@@ -251,8 +288,7 @@ def _composite_codes(ad: int, ab: int, dc: int) -> tuple[str, str]:
     return answer_code, check_code
 
 
-def _composite(rng: random.Random) -> Draft:
-    """A-D-C collinear, BD perpendicular to AC: BD from triangle ABD, then BC from triangle BDC."""
+def _composite_scene(rng: random.Random) -> Scene:
     while True:
         p, q, r = rng.choice(TRIPLES[:4])
         k = rng.randint(1, 2) if r < 20 else 1
@@ -264,7 +300,15 @@ def _composite(rng: random.Random) -> Draft:
     a, b, c, d = rng.choice((("A", "B", "C", "D"), ("P", "Q", "R", "S"), ("K", "L", "M", "N")))
     u = rng.choice(UNITS)
     render, labels = _composite_figure((a, b, c, d), ad, bd, ab, dc, u, rng.choice([1, -1]))
-    pa, pb, pc, pd = (pt for _, pt, _ in labels)
+    pix = tuple(pt for _, pt, _ in labels)
+    return Scene("composite", (a, b, c, d), pix, render, u, sides={"ad": ad, "bd": bd, "ab": ab, "dc": dc})
+
+
+def _composite(rng: random.Random, s: Scene) -> Draft:
+    """A-D-C collinear, BD perpendicular to AC: BD from triangle ABD, then BC from triangle BDC."""
+    (a, b, c, d), (pa, pb, pc, pd), u, render = s.names, s.pix, s.u, s.render
+    ad, bd, ab, dc = (s.sides[k] for k in ("ad", "bd", "ab", "dc"))
+    square = Fraction(bd * bd + dc * dc)
     question = rng.choice(COMPOSITE_QUESTIONS).format(
         a=a, b=b, c=c, d=d, ab=ab, ad=ad, dc=dc, u=u, fmt=FORMATS["radical"]
     )
@@ -302,7 +346,10 @@ def _composite(rng: random.Random) -> Draft:
         answer_code=answer_code,
         check_code=check_code,
         solution=solution,
-        elements=tuple(NamedElement(name, "vertex" if name != d else "point", pt[0], pt[1]) for name, pt, _ in labels),
+        elements=tuple(
+            NamedElement(name, "vertex" if name != d else "point", pt[0], pt[1])
+            for name, pt in zip(s.names, s.pix, strict=True)
+        ),
         tools=("tool.region_shading", "tool.angle_mark", "tool.highlight"),
         width=W,
         height=H,
