@@ -15,8 +15,10 @@ from generators.procedural.families import (
     grid_paths_counting,
     law_of_cosines_sines,
     pie_chart_percent,
+    pie_chart_percent_ext,
     polygon_angles,
     right_triangle_pythagoras,
+    right_triangle_pythagoras_ext,
     solid_box_cylinder,
     spinner_dice_probability,
     triangle_area,
@@ -51,9 +53,13 @@ FAMILIES: dict[str, Family] = {
 # Extension operators by family (issue 5): a family appears here once it implements `parallel` / `sequential`.
 PARALLEL: dict[str, Extension] = {
     triangle_area.FAMILY: triangle_area_ext.parallel,
+    right_triangle_pythagoras.FAMILY: right_triangle_pythagoras_ext.parallel,
     bar_chart_stats.FAMILY: bar_chart_stats_ext.parallel,
+    pie_chart_percent.FAMILY: pie_chart_percent_ext.parallel,
 }
 SEQUENTIAL: dict[str, Extension] = {
     triangle_area.FAMILY: triangle_area_ext.sequential,
+    right_triangle_pythagoras.FAMILY: right_triangle_pythagoras_ext.sequential,
     bar_chart_stats.FAMILY: bar_chart_stats_ext.sequential,
+    pie_chart_percent.FAMILY: pie_chart_percent_ext.sequential,
 }
