@@ -91,7 +91,7 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
         f"# the change: a red dashed outline shows the new value of {name}\n"
         f"ax.add_patch(plt.Rectangle(({x}, {top}), {round(0.6 * slot, 2)}, {round(BOTTOM - top, 2)}, fill=False,\n"
         "                           edgecolor='red', ls='--', lw=2.5, zorder=4))\n"
-        f"ax.text({round(chart.x(k), 2)}, {round(min(top, old_top) - 6, 2)}, 'new {name} = {v}', color='red',\n"
+        f"ax.text({round(max(chart.x(k), LEFT + 75), 2)}, {round(min(top, old_top) - 6, 2)}, 'new {name} = {v}', color='red',\n"
         "        ha='center', va='bottom', fontsize=12, weight='bold', zorder=7,\n"
         "        bbox=dict(facecolor='white', edgecolor='red', pad=1.5))\n"
     )

@@ -320,12 +320,22 @@ def _setup(rng: random.Random, difficulty: int) -> tuple[str, Ask, str]:
     return kind, ask, f"{title}|{about}"
 
 
+def scene(rng: random.Random, difficulty: int) -> tuple[str, Ask, str, Result]:
+    """The pie and the question make() draws: extensions replay it from the parent's seed."""
+    kind, ask, text = _setup(rng, difficulty)
+    return kind, ask, text, ASKS[kind](rng, ask)
+
+
 def make(rng: random.Random, difficulty: int) -> Draft:
     """One pie chart and one percentage question about it."""
-    kind, ask, text = _setup(rng, difficulty)
+    return draft_of(*scene(rng, difficulty), difficulty)
+
+
+def draft_of(kind: str, ask: Ask, text: str, result: Result, difficulty: int) -> Draft:
+    """The problem for one pie and one question (shared by make and the parallel extension)."""
     title, about = text.split("|")
     pie = ask.pie
-    q, answer, sym_body, num_body, shaded, why = ASKS[kind](rng, ask)
+    q, answer, sym_body, num_body, shaded, why = result
     hint = " One sector's percentage is missing and is marked '?'." if pie.hidden is not None else ""
     question = f"The pie chart shows {about}.{hint} {q}"
     texts = ["?" if i == pie.hidden else f"{p}%" for i, p in enumerate(pie.pcts)]
