@@ -9,6 +9,7 @@ lines before marking the intersection.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from fractions import Fraction
 
 from flywheel.records import NamedElement, SolutionStep
@@ -36,9 +37,22 @@ XS, YS = [x for x in range(-6, 7) if x], [y for y in range(-5, 6) if y]
 Pt = tuple[int, int]
 
 
-def make(rng: random.Random, difficulty: int) -> Draft:
-    """1: one axis-parallel line, lattice meet; 2: general lattice meet; 3: segments only, meet beyond them;
-    4: fractional meet; 5: fractional meet beyond both segments."""
+@dataclass(frozen=True)
+class Scene:
+    """The figure as `make` drew it (kept for coordinate_line_intersection_ext): grid points A-D, their meet p."""
+
+    pts: tuple[Pt, Pt, Pt, Pt]
+    p: tuple[Fraction, Fraction]
+    names: tuple[str, str, str, str]
+    pix: tuple[dg.Pt, ...]
+    pp: dg.Pt
+    render: str
+    segments_only: bool
+    frame: dg.Frame
+
+
+def scene(rng: random.Random, difficulty: int) -> Scene:
+    """The figure `make` draws at this level: all of its random draws except the question wording."""
     a, b, c, d, p = _choose(rng, difficulty)
     segments_only = difficulty in (3, 5)
     names = rng.choice(NAMES)
@@ -51,6 +65,15 @@ def make(rng: random.Random, difficulty: int) -> Draft:
         render += dg.segment(frame.px(ends[0]), frame.px(ends[1]), color=color, lw=2.5, z=3)
     for k, (name, q) in enumerate(zip(names, pix, strict=True)):
         render += dg.dot(q, color=COLORS[k // 2], size=7) + dg.text(_label_pos(pix, k), name, box=True)
+    return Scene((a, b, c, d), p, names, tuple(pix), pp, render, segments_only, frame)
+
+
+def make(rng: random.Random, difficulty: int) -> Draft:
+    """1: one axis-parallel line, lattice meet; 2: general lattice meet; 3: segments only, meet beyond them;
+    4: fractional meet; 5: fractional meet beyond both segments."""
+    s = scene(rng, difficulty)
+    (a, b, c, d), p, names, pix, pp, render = s.pts, s.p, s.names, s.pix, s.pp, s.render
+    segments_only, frame = s.segments_only, s.frame
     kind = "segments" if segments_only else "lines"
     question = rng.choice(QUESTIONS).format(a=names[0], b=names[1], c=names[2], d=names[3], kind=kind)
     answer = point_str(*p)
