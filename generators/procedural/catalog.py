@@ -9,9 +9,11 @@ from generators.procedural.families import (
     circle_chord_tangent,
     clock_angle_ruler,
     coordinate_line_intersection,
+    coordinate_line_intersection_ext,
     count_rectangles_triangles,
     function_graph_reading,
     graph_shortest_path,
+    graph_shortest_path_ext,
     grid_paths_counting,
     law_of_cosines_sines,
     pie_chart_percent,
@@ -54,12 +56,16 @@ FAMILIES: dict[str, Family] = {
 PARALLEL: dict[str, Extension] = {
     triangle_area.FAMILY: triangle_area_ext.parallel,
     right_triangle_pythagoras.FAMILY: right_triangle_pythagoras_ext.parallel,
+    coordinate_line_intersection.FAMILY: coordinate_line_intersection_ext.parallel,
     bar_chart_stats.FAMILY: bar_chart_stats_ext.parallel,
     pie_chart_percent.FAMILY: pie_chart_percent_ext.parallel,
+    graph_shortest_path.FAMILY: graph_shortest_path_ext.parallel,
 }
 SEQUENTIAL: dict[str, Extension] = {
     triangle_area.FAMILY: triangle_area_ext.sequential,
     right_triangle_pythagoras.FAMILY: right_triangle_pythagoras_ext.sequential,
+    coordinate_line_intersection.FAMILY: coordinate_line_intersection_ext.sequential,
     bar_chart_stats.FAMILY: bar_chart_stats_ext.sequential,
     pie_chart_percent.FAMILY: pie_chart_percent_ext.sequential,
+    graph_shortest_path.FAMILY: graph_shortest_path_ext.sequential,
 }
