@@ -226,6 +226,44 @@ def evolve(rounds: int | None, data: str, seed: int | None, resume: bool, addres
     console.print(f'data in {data}; try: flywheel query "{sql}" --data {data}', soft_wrap=True)
 
 
+# -- train ------------------------------------------------------------------------------------------------
+@main.command()
+@click.option("--stage", type=click.Choice(["perception", "sft", "rl"]), required=True,
+              help="Curriculum stage: perception alignment, cold-start SFT or GRPO.")
+@data_option
+@click.option("--model", required=True, help="Policy to start from: a local folder (e.g. the previous stage's "
+              "OUT/model, or `flywheel tiny-model`) or a hub name already in the local cache.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Output folder: metrics.jsonl/png, checkpoints/, and the final model/ (resumes if present).")
+@click.option("--steps", type=int, default=None, help="Optimizer steps [default: the config's, 100].")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TOML: a [train] table, or a curriculum (jobs/curriculum.toml) whose stage entry is used.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Ray Train workers (GPUs if the "
+              "config's device is cuda).")
+@click.option("--no-ray", is_flag=True, help="Train in this process without Ray (one CPU or GPU).")
+def train(stage: str, data: str, model: str, out: str, steps: int | None, config_file: str | None,
+          workers: int, no_ray: bool) -> None:
+    """Train a policy on the flywheel's shards: one stage of the visual progressive curriculum."""
+    from flywheel.train.config import load_train_config
+
+    _require_data(data)
+    try:
+        cfg = load_train_config(config_file, stage=stage, steps=steps)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if no_ray or workers < 1:
+        from flywheel.train.loop import train_local
+
+        metrics = train_local(cfg, data, model, out)
+    else:
+        from flywheel.train.ray_trainer import train_ray
+
+        metrics = train_ray(cfg, data, model, out, workers=workers, use_gpu=cfg.device.startswith("cuda"))
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float) and k != "time")
+    click.echo(f"{stage}: {cfg.steps} steps done; last: {shown}")
+    click.echo(f"model in {out}/model; curves in {out}/metrics.png")
+
+
 # -- models (check) ---------------------------------------------------------------------------------------
 @main.group()
 def models() -> None:
