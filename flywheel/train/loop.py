@@ -67,7 +67,7 @@ def run_worker(cfg: TrainConfig, model: str, out: str | Path, source: Source, *,
         checkpoint.restore(resume, ctx)
         step, cursor = resume.step, resume.cursor
     stream = source(cursor)
-    log = MetricsLog(out, cfg.stage, echo=None) if rank == 0 else None
+    log = MetricsLog(out, cfg.stage) if rank == 0 else None
     metrics: dict[str, float] = {}
     try:
         while step < cfg.steps:

@@ -58,7 +58,7 @@ def sft_step(ctx: StepContext, micro_batches: list[list[Example]]) -> dict[str, 
     for batch in batches:
         loss = token_loss_sum(ctx.model, batch) / count.clamp(min=1) * ctx.world_size  # DDP averages grads
         loss.backward()
-        total += float(loss) / ctx.world_size  # this worker's share of the global mean
+        total += float(loss.detach()) / ctx.world_size  # this worker's share of the global mean
         tokens += int(batch["attention_mask"].sum())
     if ctx.world_size > 1:  # log the global mean, not this worker's share of it
         summed = torch.tensor(total, device=ctx.device)
