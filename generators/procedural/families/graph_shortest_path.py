@@ -311,19 +311,14 @@ def _mst_question(rng: random.Random, g: Graph) -> tuple:
     return q, ans, [], None, [(u, v) for u, v, _ in tree], why
 
 
-def make(rng: random.Random, difficulty: int) -> Draft:
-    """One weighted graph and a shortest-path or minimum-spanning-tree question."""
+def scene(rng: random.Random, difficulty: int) -> tuple[Graph, str, tuple, str]:
+    """The graph, question kind, question parts and intro make() draws: extensions replay them from a seed."""
     while True:
         g = _graph(rng, difficulty)
         kind = _kind(rng, difficulty)
         made = _mst_question(rng, g) if kind == "mst" else _path_question(rng, g, kind)
         if made:
-            q, ans, legs, skip, segs, why = made
             break
-    colour = "green" if kind == "mst" else "darkorange"
-    head = f"n = {len(g.names)}\nedges = {list(g.edges)!r}\nlegs = {legs!r}\nskip = {skip!r}\n"
-    answer_code = head + (PRIM if kind == "mst" else FLOYD)
-    check_code = "import numpy as np\n" + head + (REVERSE_DELETE if kind == "mst" else BELLMAN)
     intro = rng.choice(
         (
             "In the graph, the number on each edge is its length in km. ",
@@ -331,6 +326,21 @@ def make(rng: random.Random, difficulty: int) -> Draft:
             "Each edge of the weighted graph is labelled with its length in km. ",
         )
     )
+    return g, kind, made, intro
+
+
+def make(rng: random.Random, difficulty: int) -> Draft:
+    """One weighted graph and a shortest-path or minimum-spanning-tree question."""
+    return draft_of(*scene(rng, difficulty), difficulty)
+
+
+def draft_of(g: Graph, kind: str, made: tuple, intro: str, difficulty: int) -> Draft:
+    """The problem for one graph and one question (shared by make and the extensions)."""
+    q, ans, legs, skip, segs, why = made
+    colour = "green" if kind == "mst" else "darkorange"
+    head = f"n = {len(g.names)}\nedges = {list(g.edges)!r}\nlegs = {legs!r}\nskip = {skip!r}\n"
+    answer_code = head + (PRIM if kind == "mst" else FLOYD)
+    check_code = "import numpy as np\n" + head + (REVERSE_DELETE if kind == "mst" else BELLMAN)
     question = intro + q + "Give the answer in km as a whole number."
     solution = (
         SolutionStep(
