@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from flywheel.report.metrics import LEVELS
+from flywheel.report.metrics import level_of
 
 PER_LEVEL = 3
 GALLERY_DIR = "gallery"
@@ -35,15 +35,6 @@ class Sample:
     answer: str
     image: str | None
     edited_image: str | None
-
-
-def level_of(difficulty: float) -> int:
-    """The 1-5 level a difficulty falls in (truncated, as the round summary's histogram counts it).
-
-    >>> [level_of(d) for d in (0.0, 1.0, 2.9, 5.0, 7.5)]
-    [1, 1, 2, 5, 5]
-    """
-    return min(LEVELS[-1], max(LEVELS[0], int(difficulty)))
 
 
 def choose(rows: list[tuple[str, str, float]], per_level: int = PER_LEVEL) -> dict[int, list[str]]:

@@ -18,6 +18,16 @@ from storage.manifest import KNOWLEDGE, load_manifests
 LEVELS = (1, 2, 3, 4, 5)
 
 
+def level_of(difficulty: float) -> int:
+    """The 1-5 level a difficulty falls in: truncated, as the round summary's histogram counts it, then clamped
+    so that every problem lands in a bar of the plot and a section of the gallery.
+
+    >>> [level_of(d) for d in (0.0, 1.0, 2.9, 5.0, 7.5)]
+    [1, 1, 2, 5, 5]
+    """
+    return min(LEVELS[-1], max(LEVELS[0], int(difficulty)))
+
+
 @dataclass(frozen=True)
 class KnowledgeCounts:
     """Size of the knowledge system after a round, and what that round added."""
@@ -126,15 +136,20 @@ def _concepts_by_round(con: duckdb.DuckDBPyConnection) -> dict[int, set[str]]:
     return out
 
 
-def _int_keys(d: dict[Any, Any]) -> dict[int, int]:
-    """Histogram keys arrive as text from JSON ("3") or as numbers; values must be counts."""
+def _levels(d: dict[Any, Any]) -> dict[int, int]:
+    """A histogram keyed by level 1-5; keys arrive as text from JSON ("3") or as numbers.
+
+    >>> _levels({"0": 2, "1": 1, "3": 4, "x": 9})
+    {1: 3, 3: 4}
+    """
     out: dict[int, int] = {}
     for k, v in d.items():
         try:
-            out[int(float(k))] = out.get(int(float(k)), 0) + int(v)
+            level, n = level_of(float(k)), int(v)
         except (TypeError, ValueError):
             continue
-    return out
+        out[level] = out.get(level, 0) + n
+    return dict(sorted(out.items()))
 
 
 def _count(v: Any) -> int | None:
@@ -231,7 +246,10 @@ def _pick(derived: list[str], name: str, recorded: Any, fallback: Any) -> Any:
 
 def _row(r: int, s: dict[str, Any], final: bool, d: _Derived) -> RoundMetrics:
     derived: list[str] = []
-    num = lambda k: s.get(k) if isinstance(s.get(k), int | float) else None  # noqa: E731
+
+    def num(key: str) -> Any:
+        return s.get(key) if isinstance(s.get(key), int | float) and not isinstance(s.get(key), bool) else None
+
     accepted = _pick(derived, "accepted", num("accepted"), d.get("accepted", r))
     rejected = _pick(derived, "rejected", num("rejected"), d.get("rejected", r))
     covered = d.concepts.get(r, set())
@@ -255,7 +273,7 @@ def _row(r: int, s: dict[str, Any], final: bool, d: _Derived) -> RoundMetrics:
         cumulative_concepts=len(d.cumulative(r)),
         cumulative_seed_concepts=None if seed is None else len(d.cumulative(r) & seed),
         difficulty_mean=_pick(derived, "difficulty_mean", num("difficulty_mean"), mean),
-        difficulty_histogram=_int_keys(_pick(derived, "difficulty_histogram", _dict(s, "difficulty_histogram"),
+        difficulty_histogram=_levels(_pick(derived, "difficulty_histogram", _dict(s, "difficulty_histogram"),
                                              d.tables["levels"].get(r, {}))),
         knowledge=_pick(derived, "knowledge", _recorded_knowledge(s), d.knowledge.get(r)),
         duplicates=_pick(derived, "duplicates", _recorded_duplicates(s),
