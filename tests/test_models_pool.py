@@ -62,6 +62,32 @@ def test_pool_failures_come_back_as_errors_not_exceptions(ray_local):
     broken.close()
 
 
+def test_a_killed_actor_is_replaced_and_its_request_retried(ray_local):
+    import os
+    import signal
+    import threading
+    import time
+
+    from flywheel.models.pool import ModelPool
+
+    with FakeOpenAIServer(respond=lambda body: Reply(texts=("slow answer",), delay_s=1.5)) as srv:
+        pool = ModelPool(ModelSpec(backend="openai", model="fake", base_url=srv.url, pool_size=1))
+        (before,) = pool.info()
+        result: list = []
+        worker = threading.Thread(target=lambda: result.extend(pool.generate(_requests(4))))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not srv.requests and time.monotonic() < deadline:  # the actor is mid-request
+            time.sleep(0.05)
+        os.kill(before["pid"], signal.SIGKILL)
+        worker.join(timeout=120)
+        assert [c.ok for c in result] == [True] * 4 and all(c.texts == ("slow answer",) for c in result)
+        (after,) = pool.info()
+        assert after["pid"] != before["pid"]  # Ray restarted the actor and the chunk ran again on it
+        assert len(srv.requests) > 4  # the killed attempt reached the server too: it really was retried
+        pool.close()
+
+
 def test_models_check_command(tmp_path):
     with FakeOpenAIServer() as srv:
         cfg = tmp_path / "models.toml"
