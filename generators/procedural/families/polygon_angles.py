@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 
 from flywheel.records import NamedElement, SolutionStep
 from generators.procedural import draw_geometry as dg
@@ -40,13 +41,52 @@ CHOICE_Q = (
 )
 
 
+@dataclass(frozen=True)
+class Scene:
+    """The figure as `make` drew it (kept for polygon_angles_ext). `k` is the vertex of x (levels 1-4) or of
+    the largest angle (level 5, where `pairs` holds each angle as c*x + d and `x` its value)."""
+
+    angles: tuple[int, ...]
+    verts: tuple[tuple[float, float], ...]
+    pix: tuple[dg.Pt, ...]
+    letters: str
+    k: int
+    render: str
+    ext_at: int | None = None
+    x: int = 0
+    pairs: tuple[tuple[int, int], ...] = ()
+
+
 def make(rng: random.Random, difficulty: int) -> Draft:
     """1: triangle; 2: quadrilateral; 3: pentagon/hexagon; 4: with an exterior angle; 5: angles in x (choice)."""
+    s = scene(rng, difficulty)
+    if difficulty == 5:
+        return _in_terms_of_x(rng, s)
+    return _missing_angle(rng, difficulty, s)
+
+
+def scene(rng: random.Random, difficulty: int) -> Scene:
+    """The figure `make` draws at this level: all of its random draws except the question wording."""
     n = {1: 3, 2: 4, 3: rng.choice([5, 6]), 4: rng.choice([4, 5]), 5: rng.choice([5, 6])}[difficulty]
     angles, verts = _polygon(rng, n)
+    letters, pix = LETTERS[:n], _layout(verts)
     if difficulty == 5:
-        return _in_terms_of_x(rng, angles, verts)
-    return _missing_angle(rng, difficulty, angles, verts)
+        x, pairs = _expressions(rng, angles)
+        texts = {i: _expr_text(c, d) for i, (c, d) in enumerate(pairs)}
+        render = _outline(pix, letters) + _angle_marks(pix, texts, angles)
+        k = angles.index(max(angles))
+        return Scene(tuple(angles), tuple(verts), tuple(pix), letters, k, render, None, x, tuple(pairs))
+    k = rng.randrange(n)  # the unknown vertex
+    labels = {i: f"{a}°" for i, a in enumerate(angles)}
+    labels[k] = "x"
+    ext_at = None
+    render = _outline(pix, letters)
+    if difficulty == 4:
+        ext_at = (k + rng.randint(1, n - 1)) % n
+        del labels[ext_at]
+        render += _exterior_mark(pix, ext_at, f"{180 - angles[ext_at]}°")
+    render += _angle_marks(pix, labels, angles)
+    return Scene(tuple(angles), tuple(verts), tuple(pix), letters, k, render, ext_at)
 
 
 def _polygon(rng: random.Random, n: int) -> tuple[list[int], list[tuple[float, float]]]:
@@ -120,20 +160,9 @@ def _measure_code(verts, i: int) -> str:
     )
 
 
-def _missing_angle(rng: random.Random, difficulty: int, angles: list[int], verts) -> Draft:
+def _missing_angle(rng: random.Random, difficulty: int, s: Scene) -> Draft:
+    angles, verts, pix, letters, k, ext_at, render = list(s.angles), s.verts, s.pix, s.letters, s.k, s.ext_at, s.render
     n = len(angles)
-    letters = LETTERS[:n]
-    pix = _layout(verts)
-    k = rng.randrange(n)  # the unknown vertex
-    labels = {i: f"{a}°" for i, a in enumerate(angles)}
-    labels[k] = "x"
-    ext_at = None
-    render = _outline(pix, letters)
-    if difficulty == 4:
-        ext_at = (k + rng.randint(1, n - 1)) % n
-        del labels[ext_at]
-        render += _exterior_mark(pix, ext_at, f"{180 - angles[ext_at]}°")
-    render += _angle_marks(pix, labels, angles)
     fmt = dict(poly=POLY[n], name=letters, v=letters[k])
     if ext_at is None:
         question = rng.choice(QUESTIONS).format(**fmt)
@@ -316,11 +345,18 @@ def _choice_codes(pairs, verts, table: dict[str, int]) -> tuple[str, str]:
     return answer_code, check_code
 
 
-def _in_terms_of_x(rng: random.Random, angles: list[int], verts) -> Draft:
-    n, letters, pix = len(angles), LETTERS[: len(angles)], _layout(verts)
-    x, pairs = _expressions(rng, angles)
+def _in_terms_of_x(rng: random.Random, s: Scene) -> Draft:
+    angles, verts, letters, pix, x, pairs, render = (
+        list(s.angles),
+        s.verts,
+        s.letters,
+        s.pix,
+        s.x,
+        list(s.pairs),
+        s.render,
+    )
+    n = len(angles)
     texts = {i: _expr_text(c, d) for i, (c, d) in enumerate(pairs)}
-    render = _outline(pix, letters) + _angle_marks(pix, texts, angles)
     best = max(angles)
     options = _options(rng, best, angles, x, pairs, n)
     letter = "ABCD"[options.index(best)]
