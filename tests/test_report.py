@@ -227,3 +227,17 @@ def test_the_gallery_is_deterministic_and_replaces_old_images(tmp_path):
         assert all(s.level == level == level_of(s.difficulty) for s in samples)
         assert all((out / s.image).read_bytes() == _png("white") for s in samples if s.image)
         assert all(s.edited_image and (out / s.edited_image).exists() for s in samples)
+
+
+def test_shards_without_a_newer_column_give_not_recorded_instead_of_an_error():
+    import duckdb
+
+    from flywheel.report.gallery import _select
+    from flywheel.report.metrics import _by_round
+
+    con = duckdb.connect()
+    con.execute("CREATE VIEW problems AS SELECT 1::BIGINT AS round, 'abc' AS id, 2.0 AS difficulty")
+    assert _by_round(con, "SELECT round, operator, count(*) FROM problems GROUP BY ALL") == {}
+    assert _by_round(con, "SELECT round, 'mean', avg(difficulty) FROM problems GROUP BY ALL") == {1: {"mean": 2.0}}
+    row = con.execute(f"SELECT {_select(con)} FROM problems").fetchall()[0]
+    assert row[0] == "abc" and row[-1] is None  # edited_image read as NULL

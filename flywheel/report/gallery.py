@@ -67,7 +67,14 @@ def _write_png(out: Path, name: str, png: bytes | None) -> str | None:
     return rel
 
 
-_COLUMNS = "id, round, family, operator, parent_id, difficulty, concepts, question, answer, image, edited_image"
+_COLUMNS = ("id", "round", "family", "operator", "parent_id", "difficulty", "concepts", "question", "answer",
+            "image", "edited_image")
+
+
+def _select(con: duckdb.DuckDBPyConnection) -> str:
+    """The gallery's columns, NULL for any that shards written before that column existed lack."""
+    present = {row[0] for row in con.execute("DESCRIBE problems").fetchall()}
+    return ", ".join(c if c in present else f"NULL AS {c}" for c in _COLUMNS)
 
 
 def build_gallery(con: duckdb.DuckDBPyConnection, out: Path, per_level: int = PER_LEVEL) -> dict[int, list[Sample]]:
@@ -81,7 +88,7 @@ def build_gallery(con: duckdb.DuckDBPyConnection, out: Path, per_level: int = PE
         old.unlink()
     if not ids:
         return {}
-    found = {r[0]: r for r in con.execute(f"SELECT {_COLUMNS} FROM problems WHERE list_contains(?, id)",
+    found = {r[0]: r for r in con.execute(f"SELECT {_select(con)} FROM problems WHERE list_contains(?, id)",
                                           [ids]).fetchall()}
     gallery: dict[int, list[Sample]] = {}
     for level, level_ids in chosen.items():

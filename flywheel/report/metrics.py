@@ -106,7 +106,11 @@ def round_summaries(data: Path) -> dict[int, tuple[dict[str, Any], bool]]:
 def _by_round(con: duckdb.DuckDBPyConnection, sql: str) -> dict[int, dict[Any, Any]]:
     """Rows (round, key, value) as {round: {key: value}}."""
     out: dict[int, dict[Any, Any]] = {}
-    for r, key, value in con.execute(sql).fetchall():
+    try:
+        rows = con.execute(sql).fetchall()
+    except duckdb.BinderException:  # shards older than a column the query needs: that metric is not recorded
+        return out
+    for r, key, value in rows:
         out.setdefault(int(r), {})[key] = value
     return out
 
@@ -129,8 +133,11 @@ def _derived_tables(con: duckdb.DuckDBPyConnection) -> dict[str, dict[int, dict[
 
 
 def _concepts_by_round(con: duckdb.DuckDBPyConnection) -> dict[int, set[str]]:
-    rows = con.execute("SELECT DISTINCT round, unnest(concepts) FROM problems").fetchall()
     out: dict[int, set[str]] = {}
+    try:
+        rows = con.execute("SELECT DISTINCT round, unnest(concepts) FROM problems").fetchall()
+    except duckdb.BinderException:
+        return out
     for r, concept in rows:
         out.setdefault(int(r), set()).add(concept)
     return out
