@@ -1,0 +1,174 @@
+"""Text side of near-duplicate removal: normalised questions, word-bigram MinHash, LSH bands in a sorted table.
+
+Normalisation folds what never changes a problem (Unicode forms, case, punctuation, spacing, how a number is
+written: "5.0", "5" and "five" are one token) and keeps the numbers themselves: a math question with other
+numbers is another problem. So every key also carries `numbers_key` (the question's numbers as a multiset),
+and two questions can only be duplicates when their numbers agree. MinHash signatures are computed for whole
+batches with numpy; LSH band keys go into a `KeyTable` (sorted numpy chunks, merged like a binary counter),
+so a lookup is a binary search per chunk and a bucket read, capped, never a scan of the data.
+Layer L2 (stdlib and numpy); used by verifiers/dedup_index.py, timed in bench/dedup.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NUM_PERM = 128
+BANDS = 16  # 16 bands x 8 rows: a pair at Jaccard 0.8 shares a band with p = 0.998, at 0.5 with p = 0.06
+ROWS = NUM_PERM // BANDS
+SHINGLE = 2  # word bigrams: one changed word in a 25-word question moves Jaccard to ~0.85, not ~0.8 (3-grams)
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
+                                          "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
+                                          "twenty".split())}
+_NUMBER = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+", re.UNICODE)
+
+
+def _canonical_number(text: str) -> str:
+    """'1,000' -> '1000', '5.0' -> '5', '0.50' -> '0.5': one spelling per value."""
+    text = text.replace(",", "")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    whole, dot, frac = text.partition(".")
+    return (whole.lstrip("0") or "0") + dot + frac
+
+
+def normalise(question: str) -> list[str]:
+    """Tokens of a question after folding everything that does not change the problem.
+
+    >>> normalise("Find  AB, given AB = 5.0 cm and BC = Five cm!")
+    ['find', 'ab', 'given', 'ab', '5', 'cm', 'and', 'bc', '5', 'cm']
+    """
+    text = unicodedata.normalize("NFKC", question).casefold()
+    text = _NUMBER.sub(lambda m: " " + _canonical_number(m.group()) + " ", text)
+    return [_WORDS.get(t, t) for t in _TOKEN.findall(text)]
+
+
+def numbers_of(tokens: Sequence[str]) -> tuple[str, ...]:
+    """The question's numbers, sorted: the part of a math problem that rewording must not change."""
+    return tuple(sorted(t for t in tokens if t[0].isdigit()))
+
+
+def numbers_key(numbers: tuple[str, ...]) -> int:
+    """A stable 63-bit key for a number multiset (stable across processes, unlike `hash`)."""
+    digest = hashlib.blake2b(" ".join(numbers).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def shingles(tokens: Sequence[str], n: int = SHINGLE) -> list[int]:
+    """32-bit hashes of the word n-grams (the whole question when it is shorter than n)."""
+    if len(tokens) < n:
+        return [zlib.crc32(" ".join(tokens).encode())]
+    return [zlib.crc32(" ".join(tokens[i:i + n]).encode()) for i in range(len(tokens) - n + 1)]
+
+
+def _permutations(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd multipliers
+    b = rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+    return a, b
+
+
+_A, _B = _permutations(20251106)
+
+
+def minhash(shingle_lists: Sequence[Sequence[int]], chunk: int = 1024) -> np.ndarray:
+    """MinHash signatures, (n, NUM_PERM) uint32, for many questions at once.
+
+    Each permutation is multiply-shift hashing, `(a*x + b) mod 2**64 >> 32`, a universal family that needs no
+    modulo; numpy wraps uint64 products, which is exactly the mod. Questions go in chunks to bound memory.
+    """
+    out = np.empty((len(shingle_lists), NUM_PERM), dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        for lo in range(0, len(shingle_lists), chunk):
+            part = shingle_lists[lo:lo + chunk]
+            lengths = np.fromiter((len(s) for s in part), dtype=np.int64, count=len(part))
+            flat = np.fromiter((h for s in part for h in s), dtype=np.uint64, count=int(lengths.sum()))
+            hashed = ((flat[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)).astype(np.uint32)
+            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            out[lo:lo + len(part)] = np.minimum.reduceat(hashed, starts, axis=0)
+    return out
+
+
+def jaccard_estimate(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Share of equal signature slots: the MinHash estimate of Jaccard similarity, one per row of `others`."""
+    return (others == sig[None, :]).mean(axis=1)
+
+
+def mix(*parts: np.ndarray | int) -> np.ndarray:
+    """A 64-bit mix of uint64 columns (splitmix64 finaliser after each part), for bucket keys."""
+    h = np.zeros(np.broadcast_shapes(*(np.shape(p) for p in parts)), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for p in parts:
+            h = (h ^ np.asarray(p, dtype=np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
+            h ^= h >> np.uint64(31)
+            h = (h * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
+            h ^= h >> np.uint64(29)
+    return h
+
+
+def band_keys(signatures: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """(n, BANDS) uint64 bucket keys: each band's ROWS slots, the band's index and the numbers key mixed."""
+    n = signatures.shape[0]
+    bands = signatures.reshape(n, BANDS, ROWS).astype(np.uint64)
+    keys = mix(numbers[:, None], np.arange(BANDS, dtype=np.uint64)[None, :])
+    for r in range(ROWS):
+        keys = mix(keys, bands[:, :, r])
+    return keys
+
+
+@dataclass
+class KeyTable:
+    """A multimap uint64 key -> row held in sorted numpy chunks: add in batches, look up in batches.
+
+    Chunks merge like a binary counter (a new chunk absorbs every older chunk not more than twice its size),
+    so there are O(log n) chunks and each row is re-sorted O(log n) times. `lookup` reads at most `cap` rows
+    per key and chunk, oldest first: a bucket that grows with the data (a template whose questions are all
+    alike) costs a query a bounded amount, at the price of recall inside that bucket.
+    """
+
+    cap: int = 32
+    chunks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        keys, rows = np.asarray(keys, np.uint64).ravel(), np.asarray(rows, np.int64).ravel()
+        if keys.size == 0:
+            return
+        while self.chunks and self.chunks[-1][0].size <= 2 * keys.size:
+            old_keys, old_rows = self.chunks.pop()
+            keys, rows = np.concatenate((old_keys, keys)), np.concatenate((old_rows, rows))
+        order = np.argsort(keys, kind="stable")  # stable: older rows stay first inside a bucket
+        self.chunks.append((keys[order], rows[order]))
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, row) pairs for every stored row under any of `keys` (a 1-D or 2-D array per query)."""
+        keys = np.asarray(keys, np.uint64)
+        owner = np.repeat(np.arange(keys.shape[0]), keys[0].size if keys.ndim > 1 else 1)
+        flat = keys.ravel()
+        found_q, found_r = [], []
+        for chunk_keys, chunk_rows in self.chunks:
+            lo = np.searchsorted(chunk_keys, flat, "left")
+            hi = np.minimum(np.searchsorted(chunk_keys, flat, "right"), lo + self.cap)
+            counts = hi - lo
+            hit = counts > 0
+            if not hit.any():
+                continue
+            counts, lo = counts[hit], lo[hit]
+            starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+            found_r.append(chunk_rows[starts + np.arange(counts.sum())])
+            found_q.append(np.repeat(owner[hit], counts))
+        if not found_q:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(found_q), np.concatenate(found_r)
+
+    def __len__(self) -> int:
+        return sum(k.size for k, _ in self.chunks)
