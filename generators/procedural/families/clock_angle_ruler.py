@@ -129,15 +129,31 @@ def _clock_tool(hour: float, minute: float) -> str:
     )
 
 
-def _clock(rng: random.Random, difficulty: int) -> Part:
+def clock_scene(rng: random.Random, difficulty: int) -> tuple[int, int, str, int]:
+    """Time shown (h, m), question kind and minutes later: what the clock variant draws before its wording."""
     h, m = _clock_time(rng, difficulty)
     kind = rng.choice({4: ("smaller", "reflex"), 5: ("later", "reflex")}.get(difficulty, ("smaller",)))
     later = rng.choice(range(10, 55, 5)) if kind == "later" else 0
+    if clock_degenerate(h, m, kind, later):
+        return clock_scene(rng, difficulty)
+    return h, m, kind, later
+
+
+def clock_degenerate(h: int, m: int, kind: str, later: int) -> bool:
+    """A reflex 180 or a zero angle later on would be degenerate."""
+    total = (h % 12) * 60 + m + later
+    return kind != "smaller" and _smaller((total // 60) % 12 or 12, total % 60) in (0, 180)
+
+
+def _clock(rng: random.Random, difficulty: int) -> Part:
+    return clock_part(rng, *clock_scene(rng, difficulty))
+
+
+def clock_part(rng: random.Random, h: int, m: int, kind: str, later: int) -> Part:
+    """The clock problem for one scene (the wording is drawn from rng)."""
     total = (h % 12) * 60 + m + later
     h2, m2 = (total // 60) % 12 or 12, total % 60
     small = _smaller(h2, m2)
-    if small in (0, 180) and kind != "smaller":
-        return _clock(rng, difficulty)  # a reflex 180 or a zero angle later on would be degenerate
     ans = 360 - small if kind == "reflex" else small
     q = {
         "smaller": rng.choice(
@@ -188,6 +204,7 @@ def _clock(rng: random.Random, difficulty: int) -> Part:
 # ---------------------------------------------------------------- ruler
 RW, RH = 760, 420
 R0, PX_MM, RULER_TOP = 40, 5.2, 280  # x of the 0 mark, pixels per millimetre, top edge of the ruler
+RULER_CM = 13
 
 RULER_BODY = """
 ax.add_patch(plt.Rectangle((X0 - 20, TOP), PX * 10 * CM + 40, 78, facecolor='#f7e7a6', edgecolor='black', lw=1.5))
@@ -263,16 +280,26 @@ def _ruler_tool(objs: list[tuple], px_ends: list[tuple[float, float]]) -> str:
     )
 
 
-def _ruler(rng: random.Random, difficulty: int) -> Part:
-    """Objects lie along the ruler with dotted guides from their ends; read their lengths."""
-    cm = 13
+def ruler_scene(rng: random.Random, difficulty: int) -> list[tuple]:
+    """The objects (name, start mm, end mm, row y, colour) laid along the ruler."""
     n_obj = 2 if difficulty >= 4 else 1
     objs = []
     for k, (name, colour) in enumerate((("pencil", "#8ecae6"), ("nail", "#cfcfcf"))[:n_obj]):
-        a, b = _span(rng, difficulty, cm)
+        a, b = _span(rng, difficulty, RULER_CM)
         objs.append((name, a, b, 224 - 64 * k if n_obj == 2 else 210, colour))
     if n_obj == 2 and objs[0][2] - objs[0][1] == objs[1][2] - objs[1][1]:
-        return _ruler(rng, difficulty)
+        return ruler_scene(rng, difficulty)
+    return objs
+
+
+def _ruler(rng: random.Random, difficulty: int) -> Part:
+    """Objects lie along the ruler with dotted guides from their ends; read their lengths."""
+    return ruler_part(ruler_scene(rng, difficulty), difficulty)
+
+
+def ruler_part(objs: list[tuple], difficulty: int) -> Part:
+    """The ruler problem for one set of objects."""
+    cm = RULER_CM
     q, ans, unit, sym_expr, num_expr, why = _ruler_ask(objs, difficulty)
     fmt = "a whole number" if unit == "mm" or difficulty == 1 else "a decimal with 1 decimal place"
     places = 1 if unit == "cm" and difficulty > 1 else 0
@@ -363,8 +390,8 @@ def _protractor_tool(rays: list[tuple[str, int]], lo: int, hi: int) -> str:
     )
 
 
-def _protractor(rng: random.Random, difficulty: int) -> Part:
-    """Rays from the centre O cross the scale; read angle AOB (or, at level 5, an angle to a bisector)."""
+def protractor_scene(rng: random.Random, difficulty: int) -> tuple[int, int, int]:
+    """Readings of rays OA, OB and (level 5) OC on the outer scale."""
     step = {1: 10, 2: 5}.get(difficulty, 1)
     while True:
         a = step * rng.randint(1, 170 // step)
@@ -372,7 +399,16 @@ def _protractor(rng: random.Random, difficulty: int) -> Part:
         c = rng.randint(3, 177)
         far = min(abs(a - b), abs(a - c), abs(b - c)) if difficulty == 5 else abs(a - b)
         if far >= 20:
-            break
+            return a, b, c
+
+
+def _protractor(rng: random.Random, difficulty: int) -> Part:
+    """Rays from the centre O cross the scale; read angle AOB (or, at level 5, an angle to a bisector)."""
+    return protractor_part(rng, *protractor_scene(rng, difficulty), difficulty)
+
+
+def protractor_part(rng: random.Random, a: int, b: int, c: int, difficulty: int) -> Part:
+    """The protractor problem for one set of rays (the wording is drawn from rng)."""
     rays = [("A", a), ("B", b)] + ([("C", c)] if difficulty == 5 else [])
     if difficulty == 5:
         ans = abs(Fraction(a + b, 2) - c)
@@ -431,7 +467,11 @@ VARIANTS = {"clock": _clock, "ruler": _ruler, "protractor": _protractor}
 
 def make(rng: random.Random, difficulty: int) -> Draft:
     """A clock, a ruler or a protractor, chosen at random at every level."""
-    part = VARIANTS[rng.choice(sorted(VARIANTS))](rng, difficulty)
+    return draft_of(VARIANTS[rng.choice(sorted(VARIANTS))](rng, difficulty), difficulty)
+
+
+def draft_of(part: Part, difficulty: int) -> Draft:
+    """The problem for one finished variant (shared by make and the extensions)."""
     read, caption, why = part.steps
     solution = (
         SolutionStep("think", read),
