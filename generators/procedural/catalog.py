@@ -8,6 +8,7 @@ from generators.procedural.families import (
     bar_chart_stats_ext,
     circle_chord_tangent,
     clock_angle_ruler,
+    clock_angle_ruler_ext,
     coordinate_line_intersection,
     coordinate_line_intersection_ext,
     count_rectangles_triangles,
@@ -62,6 +63,7 @@ PARALLEL: dict[str, Extension] = {
     bar_chart_stats.FAMILY: bar_chart_stats_ext.parallel,
     pie_chart_percent.FAMILY: pie_chart_percent_ext.parallel,
     graph_shortest_path.FAMILY: graph_shortest_path_ext.parallel,
+    clock_angle_ruler.FAMILY: clock_angle_ruler_ext.parallel,
 }
 SEQUENTIAL: dict[str, Extension] = {
     triangle_area.FAMILY: triangle_area_ext.sequential,
@@ -71,4 +73,5 @@ SEQUENTIAL: dict[str, Extension] = {
     bar_chart_stats.FAMILY: bar_chart_stats_ext.sequential,
     pie_chart_percent.FAMILY: pie_chart_percent_ext.sequential,
     graph_shortest_path.FAMILY: graph_shortest_path_ext.sequential,
+    clock_angle_ruler.FAMILY: clock_angle_ruler_ext.sequential,
 }
