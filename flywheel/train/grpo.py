@@ -9,7 +9,24 @@ timed alone on CPU or one GPU. Tests: tests/test_train_grpo.py; benchmark: bench
 
 from __future__ import annotations
 
+import copy
+import logging
+import os
+import time
+
 import torch
+
+from flywheel.models.base import ModelBackend
+from flywheel.sandbox import Sandbox, SandboxLimits
+from flywheel.train.config import TrainConfig
+from flywheel.train.context import StepContext
+from flywheel.train.encode import TooLong, collate, encode, model_inputs, to_device
+from flywheel.train.formats import Example
+from flywheel.train.modeling import load_policy
+from flywheel.train.rewards import REWARDS, score
+from flywheel.train.rollout import PolicyBackend, Rollout, RolloutSettings, rollout_group, sync_weights
+
+log = logging.getLogger(__name__)
 
 # A group whose samples all scored the same has zero spread; eps keeps the division finite (its advantages
 # are then exactly zero, so it contributes no gradient, only KL).
@@ -96,3 +113,147 @@ def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Te
     was_clipped = (ratio.detach() != clipped.detach()) & (adv != 0)
     stats["clip_fraction"] = float((was_clipped.to(mask.dtype) * mask).sum() / n)
     return loss, stats
+
+
+# -- the per-worker step -----------------------------------------------------------------------------------
+
+
+def grpo_step(ctx: StepContext, micro_batches: list[list[Example]]) -> dict[str, float]:
+    """One GRPO update: roll out `group_size` samples for every prompt of every micro-batch (one batched
+    generation), score and normalise within each group, then forward/backward per micro-batch and step.
+
+    On-policy with one update per batch (the paper's setting), so the "old" log-probs are the current ones
+    detached: the ratio is 1 in value and its gradient is the policy gradient; clipping matters only when
+    `old_logp` comes from an earlier policy (policy_loss takes it as an argument for that case).
+    """
+    cfg = ctx.config
+    start = time.perf_counter()
+    examples = [ex for micro in micro_batches for ex in micro]
+    rollouts = rollout_group(_backend(ctx), _sandbox(ctx), examples, _settings(cfg))
+    rollout_s = time.perf_counter() - start
+    group = [ex for ex in examples for _ in range(cfg.group_size)]
+    functions = ctx.extras.get("rewards", REWARDS)  # a caller may plug in its own reward functions here
+    scores = [score(r, ex, cfg.rewards, functions) for r, ex in zip(rollouts, group, strict=True)]
+    totals = torch.tensor([s["total"] for s in scores])
+    advantages = group_advantages(totals, cfg.group_size, cfg.scale_rewards)
+    per_micro = len(rollouts) // len(micro_batches)
+    chunks = [(rollouts[i:i + per_micro], group[i:i + per_micro], advantages[i:i + per_micro])
+              for i in range(0, len(rollouts), per_micro)]
+    batches, skipped = [], 0
+    for rs, exs, adv in chunks:
+        batch, adv, n = _encode_rollouts(ctx, rs, exs, adv)
+        skipped += n
+        if batch is not None:
+            batches.append((batch, adv))
+    update = _update(ctx, batches)
+    seconds = time.perf_counter() - start
+    sync_weights(_backend(ctx), ctx.module, ctx.extras.get("sync_dir"))
+    return {**_reward_metrics(scores), **update, "skipped": float(skipped), "rollout_s": rollout_s,
+            "step_s": seconds, "tokens_per_s": update["tokens"] / max(seconds, 1e-9),
+            "tool_calls": sum(len(r.calls) for r in rollouts) / len(rollouts),
+            "answered": sum(r.finish == "answer" for r in rollouts) / len(rollouts),
+            "lr": ctx.scheduler.get_last_lr()[0]}
+
+
+def _encode_rollouts(ctx: StepContext, rollouts: list[Rollout], examples: list[Example],
+                     advantages: torch.Tensor) -> tuple[dict | None, torch.Tensor, int]:
+    """Collated transcripts on the device plus the advantages of those that fit (too long ones are dropped)."""
+    encoded, kept = [], []
+    for k, (rollout, example) in enumerate(zip(rollouts, examples, strict=True)):
+        try:
+            encoded.append(encode(ctx.processor, rollout.as_example(example), ctx.config.max_length))
+            kept.append(k)
+        except TooLong:
+            continue
+    if not encoded:
+        return None, advantages[:0], len(rollouts)
+    batch = to_device(collate(encoded, ctx.pad_id), ctx.device, ctx.module.dtype)
+    return batch, advantages[kept].to(ctx.device), len(rollouts) - len(kept)
+
+
+def _update(ctx: StepContext, batches: list[tuple[dict, torch.Tensor]]) -> dict[str, float]:
+    """Forward/backward each micro-batch with the loss normalised by the step's loss-token count, then one
+    clipped optimizer step. Returns loss, KL, entropy, clip fraction, lengths, tokens and the grad norm."""
+    cfg = ctx.config
+    start = time.perf_counter()
+    ctx.model.train()
+    n_tokens = float(sum(int(b["loss_mask"][:, 1:].sum()) for b, _ in batches))
+    reference = _reference(ctx) if cfg.kl_coef else None
+    sums = {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_fraction": 0.0}
+    tokens, rows = 0, 0
+    for batch, adv in batches:
+        inputs = model_inputs(batch)
+        logits = ctx.model(**inputs).logits
+        logp = token_logprobs(logits, batch["input_ids"])
+        mask = batch["loss_mask"][:, 1:]
+        ref_logp = None
+        if reference is not None:
+            with torch.no_grad():
+                ref_logp = token_logprobs(reference(**inputs).logits, batch["input_ids"])
+        loss, stats = policy_loss(logp, logp.detach(), adv, mask, cfg.clip_eps_low, cfg.clip_eps_high,
+                                  ref_logp, cfg.kl_coef, n_tokens=max(n_tokens, 1.0))
+        if n_tokens:
+            loss.backward()
+        sums["loss"] += float(loss.detach())
+        sums["kl"] += stats.get("kl", 0.0)
+        sums["clip_fraction"] += stats["clip_fraction"]
+        sums["entropy"] += float((token_entropy(logits) * mask).sum()) / max(n_tokens, 1.0)
+        tokens += int(batch["attention_mask"].sum())
+        rows += batch["input_ids"].shape[0]
+    norm = _clip_and_step(ctx)
+    return {**sums, "grad_norm": norm, "tokens": float(tokens), "loss_tokens": n_tokens,
+            "response_length": n_tokens / max(rows, 1), "update_s": time.perf_counter() - start}
+
+
+def _clip_and_step(ctx: StepContext) -> float:
+    params = [p for p in ctx.model.parameters() if p.grad is not None]
+    norm = 0.0
+    if params:
+        limit = ctx.config.max_grad_norm if ctx.config.max_grad_norm > 0 else float("inf")
+        norm = float(torch.nn.utils.clip_grad_norm_(params, limit))
+    ctx.optimizer.step()
+    ctx.scheduler.step()
+    ctx.optimizer.zero_grad(set_to_none=True)
+    return norm
+
+
+def _reward_metrics(scores: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each reward component ("reward/accuracy", ...) and of the total, plus the total's spread."""
+    totals = torch.tensor([s["total"] for s in scores])
+    out = {f"reward/{k}": sum(s[k] for s in scores) / len(scores) for k in scores[0] if k != "total"}
+    return {**out, "reward": float(totals.mean()), "reward_std": float(totals.std()) if len(scores) > 1 else 0.0}
+
+
+def _settings(cfg: TrainConfig) -> RolloutSettings:
+    return RolloutSettings(group_size=cfg.group_size, max_turns=cfg.max_turns, max_new_tokens=cfg.max_new_tokens,
+                           max_length=cfg.max_length, temperature=cfg.temperature, top_p=cfg.top_p,
+                           limits=SandboxLimits(wall_s=cfg.tool_wall_s))
+
+
+def _backend(ctx: StepContext) -> ModelBackend:
+    """The rollout engine, made on first use: the live policy, unless a caller put another one in extras."""
+    if "backend" not in ctx.extras:
+        ctx.extras["backend"] = PolicyBackend(ctx.module, ctx.processor, ctx.config.max_length)
+    return ctx.extras["backend"]
+
+
+def _sandbox(ctx: StepContext) -> Sandbox:
+    if "sandbox" not in ctx.extras:
+        ctx.extras["sandbox"] = Sandbox(workers=min(4, os.cpu_count() or 1))
+    return ctx.extras["sandbox"]
+
+
+def _reference(ctx: StepContext):
+    """The frozen reference policy for the KL term, made on first use. It must be the stage's *starting*
+    weights: loaded from `extras["reference_path"]` when the loop provides it (needed after a resume), else
+    a copy of the policy as it is now, which is the start when this is step 0."""
+    if "reference" not in ctx.extras:
+        path = ctx.extras.get("reference_path")
+        if path:
+            ref, _ = load_policy(str(path), str(ctx.device), ctx.config.dtype)
+        else:
+            if ctx.step:
+                log.warning("grpo: no reference_path at step %d; the KL anchors to the resumed weights", ctx.step)
+            ref = copy.deepcopy(ctx.module)
+        ctx.extras["reference"] = ref.eval().requires_grad_(False)
+    return ctx.extras["reference"]
