@@ -47,11 +47,19 @@ def _not_recorded(ax: Axes, what: str) -> None:
             fontsize=13, color="0.4")
 
 
+def _missing(ax: Axes, rounds: Sequence[int]) -> None:
+    """Mark rounds that have no value for this plot, so a gap is never read as zero."""
+    for x in rounds:
+        ax.annotate("not\nrecorded", (x, 0.02), xycoords=("data", "axes fraction"), ha="center", va="bottom",
+                    fontsize=8, color="0.4")
+
+
 def _footnote(fig: Figure, rows: Sequence[RoundMetrics], field: str, source: str) -> None:
     """Say when a plotted value was derived rather than read from the round summary."""
-    derived = [r.round for r in rows if field in r.derived]
+    derived = [r.round for r in rows if field in r.derived and getattr(r, field) is not None]
     if derived:
-        which = "all rounds" if len(derived) == len(rows) else "rounds " + ", ".join(map(str, derived))
+        which = ("all rounds" if len(derived) == len(rows) else
+                 ("round " if len(derived) == 1 else "rounds ") + ", ".join(map(str, derived)))
         fig.text(0.01, 0.005, f"{which}: derived from {source} (not in the round summary)", fontsize=8,
                  color="0.35", ha="left", va="bottom")
 
@@ -175,6 +183,8 @@ def plot_knowledge(data: ReportData) -> Figure:
     seed = [(0, data.seed_knowledge)] if data.seed_knowledge else []
     points = seed + [(r.round, r.knowledge) for r in rows]
     xs = [x for x, _ in points]
+    everywhere = sorted(set(xs) | {r.round for r in data.rounds})
+    missing = [r.round for r in data.rounds if r.knowledge is None]
     panels = ((axes[0], ("concepts", "edges"), "concepts and prerequisite edges"),
               (axes[1], ("tools", "domains"), "visual tools and domains"))
     for ax, fields, title in panels:
@@ -183,7 +193,8 @@ def plot_knowledge(data: ReportData) -> Figure:
             ax.plot(xs, ys, marker="o", label=f)
             ax.annotate(str(ys[-1]), (xs[-1], ys[-1]), xytext=(4, 0), textcoords="offset points", fontsize=9)
         ax.set_title(title)
-        _round_axis(ax, xs, "count", counts=True)
+        _round_axis(ax, everywhere, "count", counts=True)
+        _missing(ax, missing)
         ax.set_ylim(0, max(max(getattr(k, f) for _, k in points) for f in fields) * 1.2 + 1)
         ax.legend(loc="lower right", fontsize=9)
     rounds = [r.round for r in rows]
@@ -194,10 +205,11 @@ def plot_knowledge(data: ReportData) -> Figure:
     if not any(added):
         axes[2].text(0.5, 0.5, "nothing added", ha="center", va="center", transform=axes[2].transAxes, color="0.4")
     axes[2].set_title("added in the round")
-    _round_axis(axes[2], rounds, "new nodes", counts=True)
+    _round_axis(axes[2], [r.round for r in data.rounds], "new nodes", counts=True)
+    _missing(axes[2], missing)
     axes[2].set_ylim(0, max(added + [1]) * 1.2)
     axes[2].legend(loc="upper left", fontsize=9)
-    fig.suptitle("Knowledge-system growth (round 0 = seed)")
+    fig.suptitle("Knowledge-system growth" + (" (round 0 = seed)" if seed else ""))
     _footnote(fig, data.rounds, "knowledge", "knowledge.json (each node's added_round)")
     return fig
 
@@ -253,6 +265,8 @@ def plot_duplicates(data: ReportData) -> Figure:
         ax.set_ylim(0, max(rates + [1.0]) * 1.4)
     ax.set_title("Duplicate rate per round (duplicates / candidates checked)")
     _round_axis(ax, rounds, "duplicates (%)")
+    if rows:
+        _missing(ax, [r.round for r in data.rounds if r.duplicates is None])
     _footnote(fig, data.rounds, "duplicates", "dedup-stage rejections / (accepted + those)")
     return fig
 
@@ -286,6 +300,9 @@ def plot_cost(data: ReportData) -> Figure:
     seconds.set_title("Stage seconds per accepted problem")
     _round_axis(tokens, rounds, "tokens")
     _round_axis(seconds, rounds, "seconds (sum over stages)")
+    if rows:
+        for ax in (tokens, seconds):
+            _missing(ax, [r.round for r in data.rounds if r.cost is None])
     _footnote(fig, data.rounds, "cost", "accepted problems' own cost (rejected work not counted)")
     return fig
 
