@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from fractions import Fraction
 
 from flywheel.records import NamedElement, SolutionStep
@@ -52,9 +53,21 @@ DIST_Q = {
 Pt = tuple[int, int]
 
 
-def make(rng: random.Random, difficulty: int) -> Draft:
-    """1: lattice centroid; 2: any centroid; 3: circumcentre; 4: vertex-to-centroid distance;
-    5: circumradius."""
+@dataclass(frozen=True)
+class Scene:
+    """The figure as `make` drew it (kept for triangle_centers_ext): lattice vertices and the asked centre p."""
+
+    center: str  # "centroid" | "circumcenter"
+    verts: tuple[Pt, Pt, Pt]
+    p: tuple[Fraction, Fraction]
+    names: tuple[str, str, str]
+    pix: tuple[dg.Pt, ...]
+    render: str
+    frame: dg.Frame
+
+
+def scene(rng: random.Random, difficulty: int) -> Scene:
+    """The figure `make` draws at this level: all of its random draws except the question wording."""
     center = "centroid" if difficulty in (1, 2, 4) else "circumcenter"
     verts, p = _choose(rng, difficulty, center)
     names = rng.choice(NAMES)
@@ -64,6 +77,14 @@ def make(rng: random.Random, difficulty: int) -> Draft:
     centre = (sum(q[0] for q in pix) / 3, sum(q[1] for q in pix) / 3)
     for name, q in zip(names, pix, strict=True):
         render += dg.dot(q, size=6) + dg.text(dg.away(q, centre, 20), name, box=True)
+    return Scene(center, tuple(verts), p, names, tuple(pix), render, frame)
+
+
+def make(rng: random.Random, difficulty: int) -> Draft:
+    """1: lattice centroid; 2: any centroid; 3: circumcentre; 4: vertex-to-centroid distance;
+    5: circumradius."""
+    s = scene(rng, difficulty)
+    center, verts, p, names, pix, render, frame = s.center, list(s.verts), s.p, s.names, s.pix, s.render, s.frame
     t, (a, b, c) = "".join(names), names
     if difficulty in (4, 5):
         question = rng.choice(DIST_Q[center]).format(t=t, a=a, b=b, c=c)
