@@ -16,6 +16,7 @@ from generators.procedural.families import (
     graph_shortest_path,
     graph_shortest_path_ext,
     grid_paths_counting,
+    grid_paths_counting_ext,
     law_of_cosines_sines,
     pie_chart_percent,
     pie_chart_percent_ext,
@@ -28,6 +29,7 @@ from generators.procedural.families import (
     triangle_area,
     triangle_area_ext,
     triangle_centers,
+    triangle_centers_ext,
 )
 
 FAMILIES: dict[str, Family] = {
@@ -60,18 +62,22 @@ PARALLEL: dict[str, Extension] = {
     right_triangle_pythagoras.FAMILY: right_triangle_pythagoras_ext.parallel,
     coordinate_line_intersection.FAMILY: coordinate_line_intersection_ext.parallel,
     polygon_angles.FAMILY: polygon_angles_ext.parallel,
+    triangle_centers.FAMILY: triangle_centers_ext.parallel,
     bar_chart_stats.FAMILY: bar_chart_stats_ext.parallel,
     pie_chart_percent.FAMILY: pie_chart_percent_ext.parallel,
     graph_shortest_path.FAMILY: graph_shortest_path_ext.parallel,
     clock_angle_ruler.FAMILY: clock_angle_ruler_ext.parallel,
+    grid_paths_counting.FAMILY: grid_paths_counting_ext.parallel,
 }
 SEQUENTIAL: dict[str, Extension] = {
     triangle_area.FAMILY: triangle_area_ext.sequential,
     right_triangle_pythagoras.FAMILY: right_triangle_pythagoras_ext.sequential,
     coordinate_line_intersection.FAMILY: coordinate_line_intersection_ext.sequential,
     polygon_angles.FAMILY: polygon_angles_ext.sequential,
+    triangle_centers.FAMILY: triangle_centers_ext.sequential,
     bar_chart_stats.FAMILY: bar_chart_stats_ext.sequential,
     pie_chart_percent.FAMILY: pie_chart_percent_ext.sequential,
     graph_shortest_path.FAMILY: graph_shortest_path_ext.sequential,
     clock_angle_ruler.FAMILY: clock_angle_ruler_ext.sequential,
+    grid_paths_counting.FAMILY: grid_paths_counting_ext.sequential,
 }
