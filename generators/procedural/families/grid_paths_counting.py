@@ -237,11 +237,19 @@ def _reasoning(g: Grid, ans: int) -> str:
 
 def make(rng: random.Random, difficulty: int) -> Draft:
     """One street grid with its restrictions and a route-counting question."""
-    g = _grid(rng, difficulty)
+    return draft_of(rng, _grid(rng, difficulty), difficulty)
+
+
+def check_head(g: Grid) -> str:
+    """The data check_code's enumeration reads."""
+    return f"m, n = {g.m}, {g.n}\nvia = {g.via!r}\nclosed = {set(g.closed)!r}\nmissing = {set(g.missing)!r}\n"
+
+
+def draft_of(rng: random.Random, g: Grid, difficulty: int) -> Draft:
+    """The problem for one grid (route and wording drawn from rng); shared by make and the extensions."""
     ans = answer_of(g)
     forbidden = [(c, c) for c in g.closed] + [tuple(e) for e in g.missing]
     head = f"A, B = (0, 0), ({g.m}, {g.n})\nvia = {g.via!r}\nforbidden = {forbidden!r}\n"
-    check_head = f"m, n = {g.m}, {g.n}\nvia = {g.via!r}\nclosed = {set(g.closed)!r}\nmissing = {set(g.missing)!r}\n"
     solution = (
         SolutionStep(
             "think",
@@ -272,7 +280,7 @@ def make(rng: random.Random, difficulty: int) -> Draft:
         answer_kind="number",
         render_code=_render(g),
         answer_code="import sympy as sp\n" + head + ANSWER_BODY,
-        check_code="from itertools import combinations\n" + check_head + CHECK_BODY,
+        check_code="from itertools import combinations\n" + check_head(g) + CHECK_BODY,
         solution=solution,
         elements=tuple(elements),
         tools=("tool.highlight", "tool.point_label"),
