@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from verifiers.near_dup import KeyTable, mix
+from verifiers.near_dup import Column, KeyTable, mix
 
 HASH_SIDE = 32  # pHash works on a 32x32 grey thumbnail and keeps its 8x8 lowest frequencies
 LOW = 8
@@ -120,19 +120,26 @@ def same_image(a: ImageKey, b: ImageKey, phash_radius: int = PHASH_RADIUS, ink_r
 _FLIPS = np.concatenate(([0], 1 << np.arange(32))).astype(np.uint64)  # the band itself and its 32 one-bit flips
 
 
+def _halves(hashes: np.ndarray) -> np.ndarray:
+    return np.stack((hashes & np.uint64(0xFFFFFFFF), hashes >> np.uint64(32)), axis=1)  # (n, 2)
+
+
+def _salted(salts: np.ndarray | None, n: int) -> np.ndarray:
+    return np.zeros(n, np.uint64) if salts is None else np.asarray(salts, np.uint64)
+
+
 def probe_keys(hashes: np.ndarray, salts: np.ndarray | None = None) -> np.ndarray:
     """(n, 66) keys a query reads: each 32-bit half of the hash and every value one bit away, salted."""
     hashes = np.asarray(hashes, np.uint64)
-    salts = np.zeros_like(hashes) if salts is None else np.asarray(salts, np.uint64)
-    halves = np.stack((hashes & np.uint64(0xFFFFFFFF), hashes >> np.uint64(32)), axis=1)  # (n, 2)
-    probes = halves[:, :, None] ^ _FLIPS[None, None, :]  # (n, 2, 33)
+    probes = _halves(hashes)[:, :, None] ^ _FLIPS[None, None, :]  # (n, 2, 33)
     band = np.arange(2, dtype=np.uint64)[None, :, None]
-    return mix(salts[:, None, None], band, probes).reshape(len(hashes), -1)
+    return mix(_salted(salts, len(hashes))[:, None, None], band, probes).reshape(len(hashes), -1)
 
 
 def store_keys(hashes: np.ndarray, salts: np.ndarray | None = None) -> np.ndarray:
-    """(n, 2) keys a row is stored under: its two 32-bit halves, salted."""
-    return probe_keys(hashes, salts).reshape(len(hashes), 2, 33)[:, :, 0]
+    """(n, 2) keys a row is stored under: its two 32-bit halves, salted (the probes' unflipped keys)."""
+    hashes = np.asarray(hashes, np.uint64)
+    return mix(_salted(salts, len(hashes))[:, None], np.arange(2, dtype=np.uint64)[None, :], _halves(hashes))
 
 
 @dataclass
@@ -149,17 +156,21 @@ class HammingIndex:
 
     radius: int = PHASH_RADIUS
     cap: int = 32
-    hashes: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
     table: KeyTable = field(init=False)
+    _hashes: Column = field(init=False)
 
     def __post_init__(self) -> None:
         self.table = KeyTable(cap=self.cap)
+        self._hashes = Column(np.uint64)
+
+    @property
+    def hashes(self) -> np.ndarray:
+        return self._hashes.view()
 
     def add_many(self, hashes: Sequence[int] | np.ndarray, salts: np.ndarray | None = None) -> np.ndarray:
         """Store hashes; returns their rows."""
         hashes = np.asarray(hashes, np.uint64)
-        rows = np.arange(len(self.hashes), len(self.hashes) + len(hashes))
-        self.hashes = np.concatenate((self.hashes, hashes))
+        rows = self._hashes.extend(hashes)
         self.table.add(store_keys(hashes, salts), np.repeat(rows, 2))
         return rows
 
@@ -176,7 +187,7 @@ class HammingIndex:
         return q[keep], rows[keep], dist[keep]
 
     def __len__(self) -> int:
-        return len(self.hashes)
+        return len(self._hashes)
 
 
 def popcount(x: np.ndarray) -> np.ndarray:

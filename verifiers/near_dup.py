@@ -126,6 +126,34 @@ def band_keys(signatures: np.ndarray, numbers: np.ndarray) -> np.ndarray:
     return keys
 
 
+class Column:
+    """A growable numpy array (capacity doubles), so adding rows one batch at a time stays linear overall."""
+
+    def __init__(self, dtype: type | np.dtype, width: int = 0) -> None:
+        self._shape = (width,) if width else ()
+        self._data = np.empty((16, *self._shape), dtype)
+        self._n = 0
+
+    def extend(self, values: np.ndarray) -> np.ndarray:
+        """Append rows; returns their row numbers."""
+        values = np.asarray(values, self._data.dtype).reshape(-1, *self._shape)
+        need = self._n + len(values)
+        if need > len(self._data):
+            grown = np.empty((max(need, 2 * len(self._data)), *self._shape), self._data.dtype)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n:need] = values
+        rows = np.arange(self._n, need)
+        self._n = need
+        return rows
+
+    def view(self) -> np.ndarray:
+        return self._data[: self._n]
+
+    def __len__(self) -> int:
+        return self._n
+
+
 @dataclass
 class KeyTable:
     """A multimap uint64 key -> row held in sorted numpy chunks: add in batches, look up in batches.

@@ -1,0 +1,287 @@
+"""Near-duplicate index across rounds: is this new problem the same as one already accepted?
+
+The rule. Two problems are near-duplicates when their questions state the same numbers (as a multiset, after
+"5.0"/"5"/"five" are folded) and
+  * "text+image": the figures are the same picture (pHash within 8 bits and ink maps within 3 cells) and the
+    questions are similar (Jaccard of word bigrams >= 0.7: reworded filler, reordered sentences, spacing), or
+  * "text": one side has no figure and the questions are near-identical (Jaccard >= 0.8), or
+  * "image": the figures are the same picture and one side has no question text.
+Why, from the procedural families (400 distinct drafts, 16 families, measured): a template's questions share
+most words and differ in letters and numbers ("Triangle ACB has a right angle at C; CB = 2 mm and AB = 3 mm"
+vs "... CB = 5 mm and AB = 13 mm"); the numbers key keeps them apart. Many questions carry no data at all
+("The analogue clock shows a time. What is the size of the smaller angle ...?" for every clock; "Using the
+radius and slant height marked on the cone, ...") and only the figure tells them apart, so when both sides
+have figures the figures must match: near-identical text alone merged 15 of the 400 distinct drafts. A figure
+alone is never enough either: every dice-sum question ("exactly 4" / "exactly 7") shares one table, and
+"rectangles that are not squares" vs "rectangles of any size" on one grid differ in a few words (Jaccard
+0.67), hence 0.7; a rewording that changes more than that ("the vertex" vs "the turning point", 0.68) is
+missed, the price of a bag-of-bigrams measure.
+Cost: candidates come from LSH band keys and pHash probes (`KeyTable` lookups, capped per key), never from a
+scan, so checking a problem costs about the same at 10k or 1M rows (bench/dedup.py measures it).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from verifiers.image_hash import INK_RADIUS, PHASH_RADIUS, HammingIndex, ImageKey, hamming, ink_distance
+from verifiers.near_dup import (
+    BANDS,
+    NUM_PERM,
+    Column,
+    KeyTable,
+    band_keys,
+    minhash,
+    normalise,
+    numbers_key,
+    numbers_of,
+    shingles,
+)
+
+FORMAT = 1  # bump when the stored arrays change meaning; from_bytes refuses other versions
+
+
+@dataclass(frozen=True)
+class DedupRules:
+    """The thresholds of the rule in the module docstring."""
+
+    text_threshold: float = 0.8  # "text": near-identical questions, one side without a figure
+    pair_threshold: float = 0.7  # "text+image": similar questions on the same figure
+    phash_radius: int = PHASH_RADIUS
+    ink_radius: int = INK_RADIUS
+    bucket_cap: int = 32  # rows read per LSH/pHash key and chunk: bounds a query on a crowded template
+
+
+@dataclass(frozen=True)
+class DupHit:
+    """Which accepted problem a new one duplicates, and why."""
+
+    id: str
+    reason: str  # "text" | "image" | "text+image"
+    similarity: float  # estimated Jaccard of the questions (0.0 when one has no text)
+    image_distance: int | None = None  # pHash bits between the figures, None when not compared
+
+
+Row = tuple[str, str, bytes | None]  # (problem id, question, image PNG or None)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One batch reduced to what the index compares: signatures, numbers, image keys."""
+
+    ids: list[str]
+    sigs: np.ndarray  # (n, NUM_PERM) uint16: low 16 bits of MinHash, chance collisions at 2**-16
+    numbers: np.ndarray  # (n,) uint64 numbers key
+    counts: np.ndarray  # (n,) how many numbers the question states
+    has_text: np.ndarray  # (n,) bool
+    images: list[ImageKey | None]
+
+
+def prepare(rows: Sequence[Row]) -> _Prepared:
+    tokens = [normalise(q or "") for _, q, _ in rows]
+    sigs = minhash([shingles(t) for t in tokens]).astype(np.uint16)
+    nums = [numbers_of(t) for t in tokens]
+    return _Prepared(
+        ids=[r[0] for r in rows], sigs=sigs,
+        numbers=np.array([numbers_key(n) for n in nums], np.uint64),
+        counts=np.array([len(n) for n in nums], np.int64),
+        has_text=np.array([bool(t) for t in tokens], bool),
+        images=[ImageKey.of(png) if png else None for _, _, png in rows])
+
+
+class DedupIndex:
+    """Accepted problems' questions and figures, for near-duplicate checks that do not scan the data."""
+
+    def __init__(self, rules: DedupRules | None = None) -> None:
+        self.rules = rules or DedupRules()
+        self.ids: list[str] = []
+        self._sigs = Column(np.uint16, NUM_PERM)
+        self._numbers = Column(np.uint64)
+        self._counts = Column(np.int64)
+        self._has_text = Column(bool)
+        self._images: list[ImageKey | None] = []
+        self._image_rows = Column(np.int64)  # index row of each HammingIndex row
+        self._text = KeyTable(cap=self.rules.bucket_cap)
+        self._phash = HammingIndex(radius=self.rules.phash_radius, cap=self.rules.bucket_cap)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    # -- the public calls ------------------------------------------------------------------------------
+
+    def check(self, id: str, question: str, image_png: bytes | None) -> DupHit | None:
+        """The accepted problem this one near-duplicates, or None."""
+        return self.check_many([(id, question, image_png)])[0]
+
+    def add(self, id: str, question: str, image_png: bytes | None) -> None:
+        self.add_many([(id, question, image_png)])
+
+    def check_many(self, rows: Sequence[Row]) -> list[DupHit | None]:
+        """One verdict per row, as if the rows were checked and the non-duplicates added one by one."""
+        return self._check(prepare(rows))
+
+    def add_many(self, rows: Sequence[Row]) -> None:
+        self._add(prepare(rows))
+
+    def filter_new(self, rows: Sequence[Row]) -> list[DupHit | None]:
+        """Check a batch and add the rows that are not duplicates: the call a round makes per part."""
+        batch = prepare(rows)
+        hits = self._check(batch)
+        self._add(_take(batch, [i for i, h in enumerate(hits) if h is None]))
+        return hits
+
+    @classmethod
+    def rebuild(cls, rows: Iterable[Row], rules: DedupRules | None = None, batch: int = 4096) -> DedupIndex:
+        """An index over (id, question, image) rows, e.g. every accepted problem read back from the shards."""
+        index, chunk = cls(rules), []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= batch:
+                index.add_many(chunk)
+                chunk = []
+        index.add_many(chunk)
+        return index
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _add(self, b: _Prepared) -> None:
+        rows = self._sigs.extend(b.sigs)
+        self.ids.extend(b.ids)
+        self._numbers.extend(b.numbers)
+        self._counts.extend(b.counts)
+        self._has_text.extend(b.has_text)
+        self._images.extend(b.images)
+        self._text.add(band_keys(b.sigs, b.numbers), np.repeat(rows, BANDS))
+        with_image = [i for i, k in enumerate(b.images) if k is not None]
+        if with_image:
+            self._phash.add_many([b.images[i].phash for i in with_image], b.numbers[with_image])
+            self._image_rows.extend(rows[with_image])
+
+    def _candidates(self, b: _Prepared) -> dict[int, set[int]]:
+        """Stored rows worth confirming, per query: same LSH band or pHash within radius, numbers alike."""
+        found: dict[int, set[int]] = {}
+        q, r = self._text.lookup(band_keys(b.sigs, b.numbers))
+        with_image = [i for i, k in enumerate(b.images) if k is not None]
+        if with_image and len(self._phash):
+            iq, ir, _ = self._phash.near_many([b.images[i].phash for i in with_image], b.numbers[with_image])
+            q = np.concatenate((q, np.asarray(with_image, np.int64)[iq]))
+            r = np.concatenate((r, self._image_rows.view()[ir]))
+        for qi, ri in zip(q.tolist(), r.tolist(), strict=True):
+            found.setdefault(qi, set()).add(ri)
+        return found
+
+    def _check(self, b: _Prepared) -> list[DupHit | None]:
+        stored = self._candidates(b)
+        inner = DedupIndex(self.rules)  # the batch against itself, so one batch never accepts two copies
+        inner._add(b)
+        earlier = inner._candidates(b)
+        hits: list[DupHit | None] = []
+        for i in range(len(b.ids)):
+            hit = self._confirm(b, i, sorted(stored.get(i, ())))
+            if hit is None:
+                before = sorted(j for j in earlier.get(i, ()) if j < i and hits[j] is None)
+                hit = inner._confirm(b, i, before)
+            hits.append(hit)
+        return hits
+
+    def _confirm(self, b: _Prepared, i: int, rows: list[int]) -> DupHit | None:
+        """The best stored row among `rows` that the rule calls a duplicate of query `i`."""
+        if not rows:
+            return None
+        rows_a = np.asarray(rows, np.int64)
+        rows_a = rows_a[self._numbers.view()[rows_a] == b.numbers[i]]
+        sims = (self._sigs.view()[rows_a] == b.sigs[i][None, :]).mean(axis=1) if rows_a.size else []
+        best: DupHit | None = None
+        for row, sim in sorted(zip(rows_a.tolist(), np.asarray(sims).tolist(), strict=True), key=lambda x: -x[1]):
+            hit = self._judge(b, i, row, sim)
+            if hit is not None and (best is None or _rank(hit) > _rank(best)):
+                best = hit
+        return best
+
+    def _judge(self, b: _Prepared, i: int, row: int, sim: float) -> DupHit | None:
+        """The rule of the module docstring for one (query, stored row) pair whose numbers agree."""
+        rules, mine, theirs = self.rules, b.images[i], self._images[row]
+        both_text = bool(b.has_text[i]) and bool(self._has_text.view()[row])
+        sim = sim if both_text else 0.0
+        distance, same = None, False
+        if mine is not None and theirs is not None:
+            distance = hamming(mine.phash, theirs.phash)
+            same = distance <= rules.phash_radius and ink_distance(mine.ink, theirs.ink) <= rules.ink_radius
+        if same and both_text and sim >= rules.pair_threshold:
+            return DupHit(self.ids[row], "text+image", sim, distance)
+        if both_text and sim >= rules.text_threshold and (mine is None or theirs is None):
+            return DupHit(self.ids[row], "text", sim, distance)
+        if same and not both_text:
+            return DupHit(self.ids[row], "image", sim, distance)
+        return None
+
+    # -- persistence -----------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The index as one .npz blob (no pickle); the lookup tables are rebuilt on load."""
+        inks = [k.ink if k else b"" for k in self._images]
+        arrays = {
+            "meta": np.frombuffer(json.dumps({"format": FORMAT, "rules": asdict(self.rules)}).encode(), np.uint8),
+            "ids": np.frombuffer("\n".join(self.ids).encode(), np.uint8),
+            "sigs": self._sigs.view(), "numbers": self._numbers.view(), "counts": self._counts.view(),
+            "has_text": self._has_text.view(),
+            "has_image": np.array([k is not None for k in self._images], bool),
+            "phash": np.array([k.phash if k else 0 for k in self._images], np.uint64),
+            "ink_ends": np.cumsum([len(x) for x in inks], dtype=np.int64),
+            "ink": np.frombuffer(b"".join(inks), np.uint8),
+        }
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> DedupIndex:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            meta = json.loads(z["meta"].tobytes())
+            if meta["format"] != FORMAT:
+                raise ValueError(f"dedup index format {meta['format']}, this code reads {FORMAT}")
+            index = cls(DedupRules(**meta["rules"]))
+            n = len(z["sigs"])
+            ids = z["ids"].tobytes().decode().split("\n") if n else []
+            ink, ends = z["ink"].tobytes(), z["ink_ends"].tolist()
+            starts = [0, *ends[:-1]]
+            images = [ImageKey(int(h), ink[a:e]) if has else None
+                      for h, has, a, e in zip(z["phash"].tolist(), z["has_image"].tolist(), starts, ends, strict=True)]
+            index._add(_Prepared(ids, z["sigs"], z["numbers"], z["counts"], z["has_text"], images))
+        return index
+
+    def save(self, path: str | Path) -> None:
+        """Atomic: written beside `path` and renamed over it, so a reader never sees half an index."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(self.to_bytes())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path) -> DedupIndex:
+        return cls.from_bytes(Path(path).read_bytes())
+
+
+def _take(b: _Prepared, keep: list[int]) -> _Prepared:
+    return _Prepared([b.ids[i] for i in keep], b.sigs[keep], b.numbers[keep], b.counts[keep], b.has_text[keep],
+                     [b.images[i] for i in keep])
+
+
+def _rank(hit: DupHit) -> tuple[int, float]:
+    """Prefer the strongest evidence, then the most similar question."""
+    return ({"text+image": 2, "text": 1, "image": 0}[hit.reason], hit.similarity)
