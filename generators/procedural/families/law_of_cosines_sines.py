@@ -65,12 +65,34 @@ class Tri:
     value: float  # the exact (unrounded) answer
 
 
+@dataclass(frozen=True)
+class Scene:
+    """The figure as `make` drew it (kept for law_of_cosines_sines_ext): the triangle, names, unit, pixels."""
+
+    tri: Tri
+    names: tuple[str, str, str]
+    u: str
+    pix: tuple[dg.Pt, ...]
+    render: str
+
+
 def make(rng: random.Random, difficulty: int) -> Draft:
     """1: SAS side, acute angle; 2: SAS side, obtuse angle; 3: ASA side; 4: SSS angle; 5: SAS then angle."""
+    return _draft(rng, difficulty, scene(rng, difficulty))
+
+
+def scene(rng: random.Random, difficulty: int) -> Scene:
+    """The figure `make` draws at this level: all of its random draws except the question wording."""
     while True:
         tri = _triangle(rng, difficulty)
         if tri and min(tri.A, tri.B, tri.C) >= 20 and clear_of_tie(tri.value, 1):
-            return _draft(rng, difficulty, tri)
+            break
+    names = rng.choice(NAMES)
+    u = rng.choice(UNITS)
+    verts = _vertices(tri, rng)
+    frame = dg.fit_frame(verts, (90, 80, W - 90, H - 80))
+    pix = [frame.px(v) for v in verts]
+    return Scene(tri, names, u, tuple(pix), _render(tri, pix, names, u))
 
 
 def _triangle(rng: random.Random, difficulty: int) -> Tri | None:
@@ -244,12 +266,8 @@ def _solution(tri: Tri, names, pix, u: str, answer: str) -> tuple[SolutionStep, 
     )
 
 
-def _draft(rng: random.Random, difficulty: int, tri: Tri) -> Draft:
-    names = rng.choice(NAMES)
-    u = rng.choice(UNITS)
-    verts = _vertices(tri, rng)
-    frame = dg.fit_frame(verts, (90, 80, W - 90, H - 80))
-    pix = [frame.px(v) for v in verts]
+def _draft(rng: random.Random, difficulty: int, s: Scene) -> Draft:
+    tri, names, u, pix = s.tri, s.names, s.u, list(s.pix)
     n_a, n_b, n_c = names
     question = rng.choice(QUESTIONS[tri.kind]).format(
         t="".join(names),
@@ -282,7 +300,7 @@ def _draft(rng: random.Random, difficulty: int, tri: Tri) -> Draft:
         question=question,
         answer=answer,
         answer_kind="number",
-        render_code=_render(tri, pix, names, u),
+        render_code=s.render,
         answer_code=_answer_code(tri),
         check_code=_check_code(tri),
         solution=_solution(tri, names, pix, u, answer),
