@@ -61,7 +61,7 @@ def run_worker(cfg: TrainConfig, model: str, out: str | Path, source: Source, *,
     metrics (Ray's train.report). Only rank 0 writes checkpoints, metrics and the final model."""
     out = Path(out)
     resume = checkpoint.latest(out)
-    ctx = _context(cfg, str(resume.model) if resume else model, device or cfg.device, rank, world_size, prepare)
+    ctx = make_context(cfg, str(resume.model) if resume else model, device or cfg.device, rank, world_size, prepare)
     step, cursor = 0, 0
     if resume:
         checkpoint.restore(resume, ctx)
@@ -90,7 +90,7 @@ def run_worker(cfg: TrainConfig, model: str, out: str | Path, source: Source, *,
     return metrics
 
 
-def _context(cfg: TrainConfig, model: str, device: str, rank: int, world_size: int,
+def make_context(cfg: TrainConfig, model: str, device: str, rank: int, world_size: int,
              prepare: Callable | None) -> StepContext:
     """Policy, optimizer (AdamW, no decay on biases and norms) and a warm-up + cosine schedule."""
     import torch
