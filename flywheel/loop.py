@@ -65,6 +65,23 @@ def _history(data: Path, before_round: int) -> tuple[Counter, Counter, tuple]:
     return families, concepts, tuple(parents)
 
 
+MAX_LMM_PARENTS = 2000  # most recent accepted model-made problems offered to extension tasks
+
+
+def lmm_parents(data: Path, before_round: int) -> tuple:
+    """Accepted model-made problems of earlier rounds (newest first, capped), minus those no solver could
+    solve: an extension needs a parent whose answer is trustworthy and reachable."""
+    from storage.shards import committed_rounds, read_round
+    from verifiers.difficulty import route_of
+
+    out: list = []
+    for r in sorted((r for r in committed_rounds(data, final_only=True) if r < before_round), reverse=True):
+        out += [p for p in read_round(data, r) if p.proposer != "procedural" and route_of(p) != "unsolved"]
+        if len(out) >= MAX_LMM_PARENTS:
+            break
+    return tuple(out[:MAX_LMM_PARENTS])
+
+
 def knowledge_before(data: Path, round_no: int) -> KnowledgeSystem:
     """The seed grown by every earlier round, replayed from committed problems (deterministic, so a resumed
     run continues with exactly the system the killed one had)."""
@@ -110,6 +127,8 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
                 continue
             knowledge.save(data / "knowledge.json")  # the stages read the round's system from here
             by_family, by_concept, parents = _history(data, round_no)
+            if "proposer" in pools:
+                parents = lmm_parents(data, round_no)
             ctx = RoundContext(cfg, data, families, knowledge, seed_ids, pools, parents)
             summary, knowledge = run_round(ctx, round_no, by_family, by_concept, near)
             knowledge.save(data / "knowledge.json")

@@ -41,7 +41,8 @@ class RoundContext:
     knowledge: KnowledgeSystem
     seed_concepts: frozenset[str] = field(default_factory=frozenset)
     pools: dict[str, Any] = field(default_factory=dict)  # role -> flywheel.models.pool.ModelPool
-    parents: tuple = ()  # generators.propose.Parent of earlier rounds, for extension operators
+    # Extension parents from earlier rounds: generators.propose.Parent (procedural) or Problem (model proposer)
+    parents: tuple = ()
 
     @property
     def knowledge_version(self) -> str:
@@ -68,7 +69,8 @@ def plan_tasks(ctx: RoundContext, round_no: int, mean: float, by_family: Counter
                           {"parallel": set(PARALLEL), "sequential": set(SEQUENTIAL)})
     from generators.lmm.propose import plan_lmm_round
 
-    return plan_lmm_round(round_no, ev.problems_per_round, ev.seed, mean, ctx.knowledge, by_concept)
+    parents = ctx.parents if ev.extensions else ()
+    return plan_lmm_round(round_no, ev.problems_per_round, ev.seed, mean, ctx.knowledge, by_concept, parents)
 
 
 def _propose(ds, ctx: RoundContext, skip_ids: frozenset[str]):

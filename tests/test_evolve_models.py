@@ -88,7 +88,7 @@ def test_all_model_roles_in_one_round(tmp_path):
     lineage = json.loads(query(data, """
         SELECT p.id, p.operator, r.stage, r.reason FROM problems p JOIN rejections r ON p.parent_id = r.id
         WHERE p.operator = 'repair'""", "json"))
-    assert lineage and all(row["stage"] == "verify" and row["reason"] == "answer_mismatch" for row in lineage)
+    assert lineage and all(row["stage"] == "verify" and row["reason"] == "executed_mismatch" for row in lineage)
     judged = json.loads(query(data, """
         SELECT v.passed, v.score FROM (SELECT unnest(verdicts) AS v FROM problems) WHERE v.name = 'judge'""", "json"))
     accepted = json.loads(query(data, "SELECT count(*) AS n FROM problems", "json"))[0]["n"]
@@ -104,3 +104,48 @@ def test_all_model_roles_in_one_round(tmp_path):
     summary = json.loads(query(data, "SELECT knowledge_added_concepts AS a, cost_per_accepted_prompt_tokens AS t, "
                                      "accepted_by_operator_repair AS rep FROM rounds", "json"))[0]
     assert summary["a"] == 1 and summary["t"] > 0 and summary["rep"] == len(lineage)
+
+
+ORIGIN: dict[str, tuple[str, int, int]] = {}  # question -> (family, seed, level) of the procedural original
+EXTENDABLE = ("triangle_area", "right_triangle_pythagoras", "coordinate_line_intersection")
+
+
+def extending_proposer(body: dict) -> Reply:
+    """Seed prompts get a procedural problem; extension prompts get that problem's procedural extension, so the
+    model-driven parallel and sequential operators can be checked end to end with verifiable answers."""
+    from generators.procedural.catalog import PARALLEL, SEQUENTIAL
+    from generators.propose import Parent
+
+    prompt = prompt_text(body)
+    n = next(_calls)
+    if prompt.startswith("You are an expert author") and "## Operation:" in prompt:
+        op = "parallel" if "## Operation: parallel" in prompt else "sequential"
+        parent_doc = json.loads(re.search(r"```json\n(.*?)\n```", prompt, re.DOTALL).group(1))
+        family, seed, level = ORIGIN[parent_doc["question"]]
+        child = propose(Task(2, n, family, level, n, op, Parent("x", family, seed, level)), FAMILIES,
+                        {"parallel": PARALLEL, "sequential": SEQUENTIAL})
+        return Reply(texts=("```json\n" + problem_json(child) + "\n```",))
+    family, level, seed = EXTENDABLE[n % 3], 1 + n % 3, 1000 + n
+    problem = propose(Task(1, n, family, level, seed), FAMILIES)
+    ORIGIN[problem.question] = (family, seed, level)
+    return Reply(texts=("```json\n" + problem_json(problem) + "\n```",))
+
+
+def test_model_proposer_extends_accepted_problems_in_later_rounds(tmp_path):
+    data = tmp_path / "data"
+    with FakeOpenAIServer(respond=extending_proposer) as srv:
+        cfg = tmp_path / "ext.toml"
+        cfg.write_text("[evolve]\nproblems_per_round = 10\n[ray]\nbatch_size = 5\nrender_actors = 1\n"
+                       "verify_actors = 1\n")
+        res = subprocess.run([sys.executable, "-m", "flywheel.cli", "evolve", "--rounds", "2", "--data", str(data),
+                              "--config", str(cfg), "--backend", "openai", "--model", "fake", "--base-url", srv.url],
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-3000:]
+    rows = json.loads(query(data, """
+        SELECT c.operator, c.round AS child_round, p.round AS parent_round, c.render_code = p.render_code AS same
+        FROM problems c JOIN problems p ON c.parent_id = p.id""", "json"))
+    ops = {r["operator"] for r in rows}
+    assert ops == {"parallel", "sequential"}, rows
+    assert all(r["child_round"] == 2 and r["parent_round"] == 1 for r in rows)
+    assert all(r["same"] for r in rows if r["operator"] == "parallel")
+    assert not any(r["same"] for r in rows if r["operator"] == "sequential")

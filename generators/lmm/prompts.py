@@ -18,7 +18,7 @@ from flywheel.knowledge import DOMAINS, TOOL_KINDS, Concept, VisualTool
 from flywheel.records import AnswerKind, Problem, SolutionStep
 from generators.procedural.base import canvas_code, tool_canvas_code
 
-TEMPLATES = ("propose", "solve", "judge", "repair", "extract")
+TEMPLATES = ("propose", "extend", "solve", "judge", "repair", "extract")
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 DIFFICULTY_HINTS = {
     1: "One construction and one short computation; the figure is uncluttered and every needed value is labelled.",
@@ -179,6 +179,28 @@ def propose_prompt(concepts: Sequence[Concept], tools: Sequence[VisualTool], dif
         "propose", concepts=concept_block(concepts), tools=tool_block(tools), difficulty=level,
         difficulty_hint=DIFFICULTY_HINTS[level], width=width, height=height, canvas=canvas_code(width, height),
         tool_canvas=tool_canvas_code(width, height), count=count, examples=few_shot_block(examples, k),
+    )  # fmt: skip
+
+
+EXTEND_INSTRUCTIONS = {
+    "parallel": "Ask a NEW question about the SAME figure: keep render_code exactly as it is (the image must not "
+                "change) and ask for a different quantity or relation that the figure supports (not a rewording of "
+                "the original question and not the same answer). Write a new solution and new answer code for it.",
+    "sequential": "Build a HARDER problem on this one: its answer must become an intermediate step of the new "
+                  "solution. Keep the original drawing in render_code and ADD new constructions or constraints "
+                  "(new points, lines, circles or given values, drawn and labelled), then ask for something that "
+                  "needs the original result first. The solution re-derives the original answer, then uses it.",
+}
+
+
+def extend_prompt(parent: Problem, operator: str, difficulty: int) -> str:
+    """The proposer's prompt for a parallel or sequential extension of an accepted problem."""
+    level = min(5, max(1, int(difficulty)))
+    return render_prompt(
+        "extend", operator=operator, instruction=EXTEND_INSTRUCTIONS[operator], difficulty=level,
+        difficulty_hint=DIFFICULTY_HINTS[level], parent=problem_json(parent), width=parent.width,
+        height=parent.height, canvas=canvas_code(parent.width, parent.height),
+        tool_canvas=tool_canvas_code(parent.width, parent.height),
     )  # fmt: skip
 
 

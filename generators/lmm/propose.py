@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from flywheel.knowledge import KnowledgeSystem
 from flywheel.models.base import Completion, GenerationRequest, Message, SamplingParams
 from flywheel.records import Cost, Problem, Rejection, raw_input_id
 from generators.lmm.parse import ParseFailure, ProposalDefaults, failure_to_rejection, parse_candidates, to_problem
-from generators.lmm.prompts import propose_prompt
-from generators.propose import LEVELS, level_weights
+from generators.lmm.prompts import extend_prompt, propose_prompt
+from generators.propose import LEVELS, OPERATOR_SHARES, level_weights
 
 WIDTH, HEIGHT = 600, 480
 
@@ -30,6 +31,8 @@ class LMMTask:
     tools: tuple[str, ...]
     difficulty: int
     seed: int
+    operator: str = "seed"
+    parent: Problem | None = None  # the accepted problem an extension builds on (images stripped)
 
     @property
     def tag(self) -> str:
@@ -47,26 +50,64 @@ def _partner(rng: random.Random, ks: KnowledgeSystem, main: str) -> str | None:
     return rng.choice(pool).id if pool else None
 
 
+def concept_weights(ks: KnowledgeSystem, concept_counts: Counter) -> list[float]:
+    """Untried concepts first (x2), then the least covered (1 / (1 + uses)); a concept whose prerequisites the
+    data has never touched waits (x0.5), so combinations grow from what exists outward."""
+    covered = {c for c, n in concept_counts.items() if n}
+    out = []
+    for c in ks.concepts:
+        w = 1.0 / (1.0 + concept_counts.get(c.id, 0)) * (2.0 if c.id not in covered else 1.0)
+        if c.prerequisites and covered and not set(c.prerequisites) & covered:
+            w *= 0.5
+        out.append(w)
+    return out
+
+
+def _pick_parent(rng: random.Random, parents: Sequence[Problem], operator: str, level: int,
+                 used: Counter) -> Problem | None:
+    want = level - 1 if operator == "sequential" else level
+    near = [p for p in parents if (p.level or round(p.difficulty)) == want] or list(parents)
+    if not near:
+        return None
+    least = min(used[p.id] for p in near)
+    chosen = rng.choice([p for p in near if used[p.id] == least])
+    used[chosen.id] += 1
+    return chosen
+
+
 def plan_lmm_round(round_no: int, count: int, seed: int, mean_difficulty: float, ks: KnowledgeSystem,
-                   concept_counts: Counter) -> list[LMMTask]:
+                   concept_counts: Counter, parents: Sequence[Problem] = ()) -> list[LMMTask]:
+    """Seed tasks from concept combinations; from round 2 on, extensions of accepted model-made problems too."""
     rng = random.Random(f"flywheel-lmm:{seed}:{round_no}")
     concepts = [c.id for c in ks.concepts]
-    weights = [1.0 / (1.0 + concept_counts.get(c, 0)) for c in concepts]
+    weights = concept_weights(ks, concept_counts)
     tools = [t.id for t in ks.tools]
+    parents = sorted(parents, key=lambda p: p.id)
+    used: Counter = Counter()
     tasks = []
     for i in range(count):
         main = rng.choices(concepts, weights)[0]
         partner = _partner(rng, ks, main)
         combo = (main,) if partner in (None, main) else (main, partner)
-        tasks.append(LMMTask(round_no, i, combo, tuple(rng.sample(tools, rng.choice((1, 2)))),
-                             rng.choices(LEVELS, level_weights(mean_difficulty))[0], rng.getrandbits(62)))
+        level = rng.choices(LEVELS, level_weights(mean_difficulty))[0]
+        task = LMMTask(round_no, i, combo, tuple(rng.sample(tools, rng.choice((1, 2)))), level, rng.getrandbits(62))
+        op = rng.choices(list(OPERATOR_SHARES), list(OPERATOR_SHARES.values()))[0] if parents else "seed"
+        parent = _pick_parent(rng, parents, op, level, used) if op != "seed" else None
+        if parent is not None:
+            task = replace(task, concepts=parent.concepts, tools=parent.tools, operator=op,
+                           parent=replace(parent, image=None, edited_image=None))
+        tasks.append(task)
     return tasks
 
 
 def proposal_request(task: LMMTask, ks: KnowledgeSystem, examples: tuple[Problem, ...] = (),
                      max_tokens: int = 3072, temperature: float = 0.7) -> GenerationRequest:
-    prompt = propose_prompt([ks.concept(c) for c in task.concepts], [ks.tool(t) for t in task.tools],
-                            task.difficulty, examples, width=WIDTH, height=HEIGHT)
+    if task.parent is not None:
+        prompt = extend_prompt(task.parent, task.operator, task.difficulty)
+    else:
+        prompt = propose_prompt([ks.concept(c) for c in task.concepts if c in ks],
+                                [ks.tool(t) for t in task.tools if t in ks], task.difficulty, examples,
+                                width=WIDTH, height=HEIGHT)
     return GenerationRequest((Message.of("user", prompt),),
                              SamplingParams(max_tokens=max_tokens, temperature=temperature, seed=task.seed % 2**31),
                              tag=task.tag)
@@ -79,11 +120,23 @@ def proposals(task: LMMTask, completion: Completion, ks: KnowledgeSystem, propos
         return [Rejection(raw_input_id(raw), task.round, "propose", "model_error", completion.error or "no text",
                           family="lmm", raw=raw)]
     text = completion.texts[0]
-    domain = ks.concept(task.concepts[0]).domain
-    defaults = ProposalDefaults("lmm", task.concepts, task.tools, domain, task.difficulty, WIDTH, HEIGHT, ks)
-    found = parse_candidates(text, defaults)
+    parent = task.parent
+    domain = parent.domain if parent else ks.concept(task.concepts[0]).domain
+    width, height = (parent.width, parent.height) if parent else (WIDTH, HEIGHT)
+    defaults = ProposalDefaults("lmm", task.concepts, task.tools, domain, task.difficulty, width, height, ks)
+    found = parse_candidates(text, defaults)[:1] if parent else parse_candidates(text, defaults)
     share = max(1, len(found))
     cost = Cost(completion.prompt_tokens // share, completion.completion_tokens // share,
                 {"propose": round(completion.seconds / share, 4)})
-    return [failure_to_rejection(d, task.round, key=task.tag) if isinstance(d, ParseFailure)
-            else to_problem(d, task.round, proposer, seed=task.seed, cost=cost) for d in found]
+    lineage = {"operator": task.operator, "parent_id": parent.id if parent else None}
+    out: list[Problem | Rejection] = []
+    for d in found:
+        if isinstance(d, ParseFailure):
+            out.append(failure_to_rejection(d, task.round, key=task.tag, **lineage))
+            continue
+        p = to_problem(d, task.round, proposer, seed=task.seed, cost=cost, **lineage)
+        if parent is not None and task.operator == "parallel" and p.render_code != parent.render_code:
+            # same image by definition: a model that redrew the figure gets the parent's figure back
+            p = replace(p, render_code=parent.render_code, width=parent.width, height=parent.height).with_id()
+        out.append(p)
+    return out
