@@ -20,8 +20,23 @@ def round_table(round_no: int, s: dict) -> Table:
     t.add_row("accepted", f"{s['accepted']} ({rate:.0%} of proposed)")
     reasons = s.get("rejected_by_reason") or {}
     t.add_row("rejected", f"{s['rejected']}" + ("".join(f"\n  {n:>4}  {r}" for r, n in reasons.items())))
+    ops = s.get("accepted_by_operator") or {}
+    if ops:
+        t.add_row("by operator", "  ".join(f"{k} {v}" for k, v in ops.items()))
     t.add_row("concepts covered", f"{s['concepts_covered']} (seed concepts: {s['seed_concepts_covered']})")
     t.add_row("difficulty", f"mean {s['difficulty_mean']:.2f}  {_hist(s['difficulty_histogram'])}")
+    ks = s.get("knowledge")
+    if ks:
+        t.add_row("knowledge system", f"{ks['concepts']} concepts, {ks['tools']} tools, {ks['edges']} edges, "
+                                      f"{ks['domains']} domains (+{ks['added_concepts']} concepts, "
+                                      f"+{ks['added_tools']} tools this round)")
+    dup = s.get("duplicates")
+    if dup:
+        t.add_row("near-duplicates", f"{dup['near_duplicates']} of {dup['checked']} ({dup['rate']:.1%})")
+    cost = s.get("cost_per_accepted")
+    if cost and (cost["prompt_tokens"] or cost["completion_tokens"]):
+        t.add_row("cost per accepted", f"{cost['prompt_tokens']:.0f} prompt + {cost['completion_tokens']:.0f} "
+                                       f"completion tokens, {cost['seconds']:.2f}s")
     stages = "  ".join(f"{k} {v:.1f}s" for k, v in s["stage_seconds"].items())
     t.add_row("seconds per stage", f"{stages}  (wall {s['wall_seconds']:.1f}s)")
     return t
