@@ -262,8 +262,7 @@ print(float(total))
 """
 
 
-def _grid_parts(rng: random.Random, difficulty: int) -> tuple:
-    g = _grid(rng, difficulty)
+def _grid_parts(rng: random.Random, g: Grid) -> tuple:
     found = rectangles(g)
     full = rectangles(Grid(g.m, g.n, frozenset(), g.shape))
     what = {
@@ -308,8 +307,7 @@ def _grid_parts(rng: random.Random, difficulty: int) -> tuple:
     return q + WHOLE, len(found), sym, check, render, tool, why, elements, concepts
 
 
-def _tri_parts(rng: random.Random, difficulty: int) -> tuple:
-    t = _tri(rng, difficulty)
+def _tri_parts(rng: random.Random, t: Tri) -> tuple:
     found = triangles(t)
     names = dict((p, n) for n, p in t.names)
     parts = [f"segments from A to {_words([names[d] for d in t.feet_a])} on BC"]
@@ -375,10 +373,19 @@ def _float_pts(pts: list[Pt]) -> str:
     return repr([(float(p[0]), float(p[1])) for p in pts])
 
 
+def scene(rng: random.Random, difficulty: int) -> Grid | Tri:
+    """The figure make() draws: extensions replay it from the parent's seed."""
+    return _grid(rng, difficulty) if rng.random() < 0.5 else _tri(rng, difficulty)
+
+
 def make(rng: random.Random, difficulty: int) -> Draft:
     """A grid (rectangles/squares) or a cut triangle (triangles), chosen at random at every level."""
-    use_grid = rng.random() < 0.5
-    parts = _grid_parts(rng, difficulty) if use_grid else _tri_parts(rng, difficulty)
+    return draft_of(rng, scene(rng, difficulty), difficulty)
+
+
+def draft_of(rng: random.Random, shape: Grid | Tri, difficulty: int) -> Draft:
+    """The counting problem for one figure (wording and highlighted shape drawn from rng)."""
+    parts = _grid_parts(rng, shape) if isinstance(shape, Grid) else _tri_parts(rng, shape)
     question, ans, answer_code, check_code, render, tool, why, elements, concepts = parts
     solution = (
         SolutionStep("think", "Count systematically: fix what determines a shape, then check its sides are drawn."),
