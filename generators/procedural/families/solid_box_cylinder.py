@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from fractions import Fraction
 
 from flywheel.records import NamedElement, SolutionStep
@@ -59,14 +60,38 @@ ROUND_Q = {
 }
 
 
+@dataclass(frozen=True)
+class Scene:
+    """The figure as `make` drew it (kept for solid_box_cylinder_ext). Cuboid: dims (w, d, h) and corners
+    A-H; cylinder: dims (r, height) and the `_round_solid` points; cone: dims (r, height, slant)."""
+
+    kind: str  # "cuboid" | "cylinder" | "cone"
+    ask: str
+    dims: tuple[float, ...]
+    u: str
+    pts: dict[str, dg.Pt]
+    render: str
+    rx: float = 0.0
+    ry: float = 0.0
+    exact: bool = True
+
+
 def make(rng: random.Random, difficulty: int) -> Draft:
     """1: cuboid volume; 2: cuboid surface area; 3: space diagonal; 4: cylinder volume or surface area
     in pi; 5: cone volume from radius and slant height."""
+    s = scene(rng, difficulty)
+    if s.kind == "cuboid":
+        return _cuboid(rng, difficulty, s)
+    return _cylinder(rng, s) if s.kind == "cylinder" else _cone(rng, s)
+
+
+def scene(rng: random.Random, difficulty: int) -> Scene:
+    """The figure `make` draws at this level: all of its random draws except the question wording."""
     if difficulty <= 3:
-        return _cuboid(rng, difficulty, ("volume", "surface", "diagonal")[difficulty - 1])
+        return _cuboid_scene(rng, ("volume", "surface", "diagonal")[difficulty - 1])
     if difficulty == 4:
-        return _cylinder(rng, rng.choice(["cylinder_volume", "cylinder_surface"]))
-    return _cone(rng)
+        return _cylinder_scene(rng, rng.choice(["cylinder_volume", "cylinder_surface"]))
+    return _cone_scene(rng)
 
 
 def _cuboid_points(w: int, d: int, h: int):
@@ -127,7 +152,7 @@ def _cuboid_codes(w: int, d: int, h: int, ask: str) -> tuple[Fraction, str, str]
     return value, answer_code, check_code
 
 
-def _cuboid(rng: random.Random, difficulty: int, ask: str) -> Draft:
+def _cuboid_scene(rng: random.Random, ask: str) -> Scene:
     while True:
         w, d, h = rng.randint(3, 12), rng.randint(2, 10), rng.randint(2, 10)
         pts = _cuboid_points(w, d, h)
@@ -135,6 +160,12 @@ def _cuboid(rng: random.Random, difficulty: int, ask: str) -> Draft:
         if len({w, d, h}) == 3 and math.dist(pts[1], pts[5]) >= 50:
             break
     u = rng.choice(UNITS)
+    corners = dict(zip("ABCDEFGH", pts, strict=True))
+    return Scene("cuboid", ask, (w, d, h), u, corners, _cuboid_render(pts, w, d, h, u))
+
+
+def _cuboid(rng: random.Random, difficulty: int, s: Scene) -> Draft:
+    (w, d, h), u, ask, pts = s.dims, s.u, s.ask, list(s.pts.values())
     value, answer_code, check_code = _cuboid_codes(w, d, h, ask)
     answer = sqrt_str(value) if ask == "diagonal" else str(value)
     kind = "expression" if ask == "diagonal" and sqrt_parts(value)[1] != 1 else "number"
@@ -160,7 +191,7 @@ def _cuboid(rng: random.Random, difficulty: int, ask: str) -> Draft:
         question=question,
         answer=answer,
         answer_kind=kind,
-        render_code=_cuboid_render(pts, w, d, h, u),
+        render_code=s.render,
         answer_code=answer_code,
         check_code=check_code,
         solution=_cuboid_solution(pts, w, d, h, u, ask, answer),
@@ -291,7 +322,7 @@ def _cylinder_solution(ask: str, pts, rx: float, ry: float, r: int, height: int,
     return (SolutionStep("think", steps[0]), SolutionStep("code", steps[1], tool), SolutionStep("think", work))
 
 
-def _cylinder(rng: random.Random, ask: str) -> Draft:
+def _cylinder_scene(rng: random.Random, ask: str) -> Scene:
     r, height, u = rng.randint(2, 9), rng.randint(3, 15), rng.choice(UNITS)
     code, pts, rx, ry = _round_solid(r, height, apex=False)
     top, top_rim, left = pts["top"], pts["top_rim"], pts["top_left"]
@@ -299,6 +330,11 @@ def _cylinder(rng: random.Random, ask: str) -> Draft:
     code += dg.text(((top[0] + top_rim[0]) / 2, top[1] + 14), f"{r} {u}", dg.VALUE_PT, box=True)
     h_text = f"{height} {u}"
     code += dg.text((left[0] - 14 - 5.5 * len(h_text), (left[1] + pts["left"][1]) / 2), h_text, dg.VALUE_PT, box=True)
+    return Scene("cylinder", ask, (r, height), u, pts, code, rx, ry)
+
+
+def _cylinder_codes(r: int, height: int, ask: str) -> tuple[Fraction, str, str]:
+    """The value (times pi), sympy code (discs or ends plus rolled side integrated) and numpy code."""
     if ask == "cylinder_volume":
         value = Fraction(r * r * height)
         answer_code = f"print(integrate(pi * {r}**2, (z, 0, {height})))  # stacked discs of area pi r^2\n"
@@ -307,8 +343,15 @@ def _cylinder(rng: random.Random, ask: str) -> Draft:
         value = Fraction(2 * r * (r + height))
         answer_code = f"print(2 * pi * {r}**2 + integrate(2 * pi * {r}, (z, 0, {height})))  # ends + rolled side\n"
         check_code = f"import numpy as np\nr, h = {r}, {height}\nprint(float(2 * np.pi * r * r + 2 * np.pi * r * h))\n"
+    head = "from sympy import integrate, pi, symbols\nz = symbols('z')\n"
+    return value, head + answer_code, check_code
+
+
+def _cylinder(rng: random.Random, s: Scene) -> Draft:
+    (r, height), u, ask, pts, code, top = s.dims, s.u, s.ask, s.pts, s.render, s.pts["top"]
+    value, answer_code, check_code = _cylinder_codes(r, height, ask)
     answer = pi_str(value)
-    solution = _cylinder_solution(ask, pts, rx, ry, r, height, u, answer)
+    solution = _cylinder_solution(ask, pts, s.rx, s.ry, r, height, u, answer)
 
     return Draft(
         family=FAMILY,
@@ -325,7 +368,7 @@ def _cylinder(rng: random.Random, ask: str) -> Draft:
         answer=answer,
         answer_kind="expression",
         render_code=code,
-        answer_code="from sympy import integrate, pi, symbols\nz = symbols('z')\n" + answer_code,
+        answer_code=answer_code,
         check_code=check_code,
         solution=solution,
         elements=(NamedElement("O", "center", top[0], top[1]),),
@@ -350,8 +393,7 @@ def _cone_figure(r: int, height: float, slant: int, u: str):
     return code, (o, apex, rim)
 
 
-def _cone(rng: random.Random) -> Draft:
-    """The height is hidden: h = sqrt(l^2 - r^2) first, then V = pi r^2 h / 3."""
+def _cone_scene(rng: random.Random) -> Scene:
     if rng.random() < 0.5:
         r, h_int, slant = rng.choice(CONE_TRIPLES)
         height, exact = float(h_int), True
@@ -365,6 +407,13 @@ def _cone(rng: random.Random) -> Draft:
         exact = False
     u = rng.choice(UNITS)
     code, (o, apex, rim) = _cone_figure(r, height, slant, u)
+    return Scene("cone", "cone_volume", (r, height, slant), u, {"O": o, "V": apex, "rim": rim}, code, exact=exact)
+
+
+def _cone(rng: random.Random, s: Scene) -> Draft:
+    """The height is hidden: h = sqrt(l^2 - r^2) first, then V = pi r^2 h / 3."""
+    (r, height, slant), u, code, exact = s.dims, s.u, s.render, s.exact
+    o, apex, rim = s.pts["O"], s.pts["V"], s.pts["rim"]
     fmt = "Give the exact value in terms of π." if exact else "Give the answer rounded to 1 decimal place."
     question = rng.choice(ROUND_Q["cone_volume"]).format(u=u, r=r, l=slant, fmt=fmt)
     out = "print(V)\n" if exact else "print(format(float(V.evalf(30)), '.1f'))\n"
