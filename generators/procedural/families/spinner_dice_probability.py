@@ -353,10 +353,12 @@ def _at(bearing: float, radius: float) -> tuple[float, float]:
     return round(CX + radius * math.sin(t), 2), round(CY - radius * math.cos(t), 2)
 
 
-def _spinner_parts(rng: random.Random, difficulty: int) -> Parts:
-    s = _spinner(rng, difficulty)
-    twice = difficulty >= 4
-    q, ans, sym, num, fav, why = _spin_twice(rng, s) if twice else _spin_once(rng, s, difficulty)
+def _spinner_parts(rng: random.Random, s: Spinner, difficulty: int, made: tuple | None = None) -> Parts:
+    """The spinner problem; `made` (question parts) is drawn here unless an extension supplies it."""
+    twice = difficulty >= 4 if made is None else "spun twice" in made[0]
+    if made is None:
+        made = _spin_twice(rng, s) if twice else _spin_once(rng, s, difficulty)
+    q, ans, sym, num, fav, why = made
     sizes = "equal sectors" if s.equal else "sectors whose central angles are marked"
     intro = (
         f"The spinner is divided into {len(s.units)} {sizes}; each sector shows a number and is coloured as "
@@ -388,9 +390,9 @@ def _spinner_parts(rng: random.Random, difficulty: int) -> Parts:
     )
 
 
-def _dice_parts(rng: random.Random, difficulty: int) -> Parts:
-    d = _dice(rng, difficulty)
-    q, ans, sym, num, fav, why = _dice_question(rng, d, difficulty)
+def _dice_parts(rng: random.Random, d: Dice, difficulty: int, made: tuple | None = None) -> Parts:
+    """The dice problem; `made` (question parts) is drawn here unless an extension supplies it."""
+    q, ans, sym, num, fav, why = made or _dice_question(rng, d, difficulty)
     word = "sum" if d.op == "+" else "product"
     if d.blank:
         intro = (
@@ -424,10 +426,20 @@ def _dice_parts(rng: random.Random, difficulty: int) -> Parts:
     )
 
 
+def scene(rng: random.Random, difficulty: int) -> Spinner | Dice:
+    """The spinner or dice make() draws: extensions replay it from the parent's seed."""
+    return _dice(rng, difficulty) if difficulty >= 2 and rng.random() < 0.45 else _spinner(rng, difficulty)
+
+
 def make(rng: random.Random, difficulty: int) -> Draft:
     """A spinner (spun once, or twice from level 4) or, from level 2, a two-dice outcome table."""
-    use_dice = difficulty >= 2 and rng.random() < 0.45
-    parts = _dice_parts(rng, difficulty) if use_dice else _spinner_parts(rng, difficulty)
+    thing = scene(rng, difficulty)
+    parts = _dice_parts(rng, thing, difficulty) if isinstance(thing, Dice) else _spinner_parts(rng, thing, difficulty)
+    return draft_of(parts, difficulty)
+
+
+def draft_of(parts: Parts, difficulty: int) -> Draft:
+    """The problem for one finished variant (shared by make and the extensions)."""
     read, caption, why = parts.steps
     solution = (
         SolutionStep("think", read),
