@@ -97,11 +97,18 @@ def _check_pngs(out: Path, page: str) -> None:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def test_page_plots_and_gallery_over_a_real_run(evolved, tmp_path):
-    out = tmp_path / "report"
-    index = write_report(evolved, out)
-    assert index == out / "index.html"
-    page = index.read_text(encoding="utf-8")
+@pytest.fixture(scope="module")
+def cli_report(evolved, tmp_path_factory):
+    """`flywheel report` over the real run, once: (out dir, CLI output)."""
+    out = tmp_path_factory.mktemp("report") / "site"
+    result = CliRunner().invoke(main, ["report", "--data", str(evolved), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_page_plots_and_gallery_over_a_real_run(evolved, cli_report):
+    out, _ = cli_report
+    page = (out / "index.html").read_text(encoding="utf-8")
     _check_pngs(out, page)
     for name in PLOTS:
         assert f'src="plots/{name}.png"' in page
@@ -141,17 +148,25 @@ def test_old_data_without_summaries_derives_the_same_numbers(evolved, tmp_path):
         assert (a.concepts_covered, a.seed_concepts_covered) == (b.concepts_covered, b.seed_concepts_covered)
         assert a.difficulty_mean == pytest.approx(b.difficulty_mean, abs=1e-3)
         assert b.proposed == b.accepted + b.rejected and b.wall_seconds is None
-    page = write_report(old, tmp_path / "out").read_text(encoding="utf-8")
+        assert a.accepted_by_operator == b.accepted_by_operator
+        if a.cost is not None and b.cost is not None:  # seconds per accepted: the same sum both ways
+            assert a.cost.seconds == pytest.approx(b.cost.seconds, abs=1e-2)
+    if "knowledge" not in new[-1].derived:  # recorded growth must match the replay of knowledge.json
+        k, replay = new[-1].knowledge, derived[-1].knowledge
+        assert k is not None and replay is not None
+        counts = ("concepts", "tools", "edges", "domains")
+        assert [getattr(k, c) for c in counts] == [getattr(replay, c) for c in counts]
+    index = write_report(old, tmp_path / "out")
+    assert index == tmp_path / "out" / "index.html"
+    page = index.read_text(encoding="utf-8")
     assert "derived from the committed rows" in page.lower()
     _check_pngs(tmp_path / "out", page)
 
 
-def test_cli_report(evolved, tmp_path):
-    out = tmp_path / "cli-out"
-    result = CliRunner().invoke(main, ["report", "--data", str(evolved), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    assert lines[0] == str(out / "index.html") and (out / "index.html").exists()
+def test_cli_report(evolved, cli_report, tmp_path):
+    out, output = cli_report
+    lines = output.strip().splitlines()
+    assert lines[0] == str(out / "index.html")
     assert re.fullmatch(r"2 round\(s\), \d+ accepted problems, 8 plots, \d+ gallery samples", lines[1])
     missing = CliRunner().invoke(main, ["report", "--data", str(tmp_path / "nope"), "--out", str(out)])
     assert missing.exit_code != 0 and "no data dir" in missing.output
