@@ -28,7 +28,7 @@ class EvolveConfig:
     judge_threshold: int = 7  # every rubric score (0-10) must reach this when a judge model is configured
     repair_attempts: int = 2  # repairer rounds per failed problem when a repairer model is configured
     extensions: bool = True  # from round 2 on, extend accepted problems (parallel / sequential operators)
-    near_dedup: bool = False  # reject near-duplicates of accepted problems across all rounds (text and image)
+    near_dedup: bool = True  # reject near-duplicates of accepted problems across all rounds (text and image)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ class NearDuplicateGate:
         """A reason naming the accepted problem `p` nearly duplicates, or None (and `p` joins the index)."""
         hit = self.index.check(p.id, p.question, p.image)
         if hit is not None:
-            return f"{hit.why} of {hit.other_id} (similarity {hit.similarity:.2f})"
+            return f"{hit.reason} near-duplicate of {hit.id} (question similarity {hit.similarity:.2f})"
         self.index.add(p.id, p.question, p.image)
         return None
 
@@ -29,14 +29,11 @@ class NearDuplicateGate:
 def build_near_index(cfg: FlywheelConfig, data: Path) -> NearDuplicateGate | None:
     if not cfg.evolve.near_dedup:
         return None
+    from storage.shards import read_table
     from verifiers.dedup_index import DedupIndex
 
-    from storage.shards import read_table
-
-    index = DedupIndex()
-    if data.exists():
-        table = read_table(data, columns=["id", "question", "image"])
-        for pid, question, image in zip(*(table.column(c).to_pylist() for c in ("id", "question", "image")),
-                                        strict=True):
-            index.add(pid, question, image)
-    return NearDuplicateGate(index)
+    if not data.exists():
+        return NearDuplicateGate(DedupIndex())
+    table = read_table(data, columns=["id", "question", "image"])
+    rows = zip(*(table.column(c).to_pylist() for c in ("id", "question", "image")), strict=True)
+    return NearDuplicateGate(DedupIndex.rebuild(rows))
