@@ -2,8 +2,8 @@
 
 The rule. Two problems are near-duplicates when their questions state the same numbers (as a multiset, after
 "5.0"/"5"/"five" are folded) and
-  * "text+image": the figures are the same picture (pHash within 8 bits and ink maps within 3 cells) and the
-    questions are similar (Jaccard of word bigrams >= 0.7: reworded filler, reordered sentences, spacing), or
+  * "text+image": the figures are the same picture (ink maps within 3 cells, pHash within 16 bits) and the
+    questions are similar (Jaccard of word bigrams >= 0.75: reworded filler, reordered sentences, spacing), or
   * "text": one side has no figure and the questions are near-identical (Jaccard >= 0.8), or
   * "image": the figures are the same picture and one side has no question text.
 Why, from the procedural families (400 distinct drafts, 16 families, measured): a template's questions share
@@ -14,8 +14,9 @@ radius and slant height marked on the cone, ...") and only the figure tells them
 have figures the figures must match: near-identical text alone merged 15 of the 400 distinct drafts. A figure
 alone is never enough either: every dice-sum question ("exactly 4" / "exactly 7") shares one table, and
 "rectangles that are not squares" vs "rectangles of any size" on one grid differ in a few words (Jaccard
-0.67), hence 0.7; a rewording that changes more than that ("the vertex" vs "the turning point", 0.68) is
-missed, the price of a bag-of-bigrams measure.
+0.67), and a grid-paths question that adds "Every route must pass through the point P." (a small P on an
+otherwise identical grid) keeps 0.71, hence 0.75; a rewording that changes more than that ("the vertex" vs
+"the turning point", 0.68) is missed, the price of a bag-of-bigrams measure.
 Cost: candidates come from LSH band keys and pHash probes (`KeyTable` lookups, capped per key), never from a
 scan, so checking a problem costs about the same at 10k or 1M rows (bench/dedup.py measures it).
 """
@@ -54,7 +55,7 @@ class DedupRules:
     """The thresholds of the rule in the module docstring."""
 
     text_threshold: float = 0.8  # "text": near-identical questions, one side without a figure
-    pair_threshold: float = 0.7  # "text+image": similar questions on the same figure
+    pair_threshold: float = 0.75 # "text+image": similar questions on the same figure
     phash_radius: int = PHASH_RADIUS
     ink_radius: int = INK_RADIUS
     bucket_cap: int = 32  # rows read per LSH/pHash key and chunk: bounds a query on a crowded template

@@ -28,8 +28,9 @@ INK_SIDE, INK_CELLS, INK_LEVEL = 256, 64, 160  # the confirmation map: 64x64 cel
 # Measured on 400 rendered procedural figures (16 families): JPEG re-encoding and 1-3 px shifts leave the
 # tolerant ink distance at <= 1, while different figures of a family are >= 6 apart (two clocks minutes
 # apart: 13), except figures that are truly the same picture (every dice-sum table). pHash moves <= 4 bits
-# for 95% of shifted copies; it is the lookup, the ink map the judge.
-PHASH_RADIUS = 8
+# for 95% of shifted copies but up to 28 on a sparse figure (its 8x8 coefficients sit near their median), so
+# it is the lookup (exact within 3 bits) and a loose gate; the ink map is the judge.
+PHASH_RADIUS = 16
 INK_RADIUS = 3
 
 
