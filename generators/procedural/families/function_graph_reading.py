@@ -389,13 +389,23 @@ def _programs(rng: random.Random, g: Graph, ask: Ask) -> tuple[str, str]:
     return sym + ask.sym, num + ask.num
 
 
-def make(rng: random.Random, difficulty: int) -> Draft:
-    """A parabola (plus a line for intersection and slope questions) and one reading question."""
+def scene(rng: random.Random, difficulty: int) -> tuple[str, Graph, Ask]:
+    """The question kind, graph and question make() draws: extensions replay them from the parent's seed."""
     kind = rng.choice(BY_LEVEL[difficulty])
     g = _parabola(rng, difficulty, roots=kind in NEEDS_ROOTS)
     if kind in NEEDS_LINE or (difficulty >= 4 and rng.random() < 0.4):
         g, _, _ = _with_line(rng, g)
-    ask = ASKS[kind](rng, g)
+    return kind, g, ASKS[kind](rng, g)
+
+
+def make(rng: random.Random, difficulty: int) -> Draft:
+    """A parabola (plus a line for intersection and slope questions) and one reading question."""
+    _, g, ask = scene(rng, difficulty)
+    return draft_of(rng, g, ask, difficulty)
+
+
+def draft_of(rng: random.Random, g: Graph, ask: Ask, difficulty: int) -> Draft:
+    """The problem for one graph and question (the programs' sample points drawn from rng)."""
     both = " and the line y = g(x)" if g.m is not None else ""
     question = f"The graph shows the parabola y = f(x){both} on a grid where each square is 1 unit. " + ask.question
     answer_code, check_code = _programs(rng, g, ask)
