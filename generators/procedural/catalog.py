@@ -14,6 +14,7 @@ from generators.procedural.families import (
     count_rectangles_triangles,
     count_rectangles_triangles_ext,
     function_graph_reading,
+    function_graph_reading_ext,
     graph_shortest_path,
     graph_shortest_path_ext,
     grid_paths_counting,
@@ -76,6 +77,7 @@ PARALLEL: dict[str, Extension] = {
     grid_paths_counting.FAMILY: grid_paths_counting_ext.parallel,
     count_rectangles_triangles.FAMILY: count_rectangles_triangles_ext.parallel,
     spinner_dice_probability.FAMILY: spinner_dice_probability_ext.parallel,
+    function_graph_reading.FAMILY: function_graph_reading_ext.parallel,
 }
 SEQUENTIAL: dict[str, Extension] = {
     triangle_area.FAMILY: triangle_area_ext.sequential,
@@ -92,4 +94,5 @@ SEQUENTIAL: dict[str, Extension] = {
     grid_paths_counting.FAMILY: grid_paths_counting_ext.sequential,
     count_rectangles_triangles.FAMILY: count_rectangles_triangles_ext.sequential,
     spinner_dice_probability.FAMILY: spinner_dice_probability_ext.sequential,
+    function_graph_reading.FAMILY: function_graph_reading_ext.sequential,
 }
