@@ -7,6 +7,7 @@ from generators.procedural.families import (
     bar_chart_stats,
     bar_chart_stats_ext,
     circle_chord_tangent,
+    circle_chord_tangent_ext,
     clock_angle_ruler,
     clock_angle_ruler_ext,
     coordinate_line_intersection,
@@ -65,6 +66,7 @@ FAMILIES: dict[str, Family] = {
 PARALLEL: dict[str, Extension] = {
     triangle_area.FAMILY: triangle_area_ext.parallel,
     right_triangle_pythagoras.FAMILY: right_triangle_pythagoras_ext.parallel,
+    circle_chord_tangent.FAMILY: circle_chord_tangent_ext.parallel,
     coordinate_line_intersection.FAMILY: coordinate_line_intersection_ext.parallel,
     polygon_angles.FAMILY: polygon_angles_ext.parallel,
     triangle_centers.FAMILY: triangle_centers_ext.parallel,
@@ -82,6 +84,7 @@ PARALLEL: dict[str, Extension] = {
 SEQUENTIAL: dict[str, Extension] = {
     triangle_area.FAMILY: triangle_area_ext.sequential,
     right_triangle_pythagoras.FAMILY: right_triangle_pythagoras_ext.sequential,
+    circle_chord_tangent.FAMILY: circle_chord_tangent_ext.sequential,
     coordinate_line_intersection.FAMILY: coordinate_line_intersection_ext.sequential,
     polygon_angles.FAMILY: polygon_angles_ext.sequential,
     triangle_centers.FAMILY: triangle_centers_ext.sequential,
