@@ -52,6 +52,18 @@ def _problem(i: int):
                         elements=tuple(elements), solution=solution, edited_image=_png(extra_line=True))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a small shared machine, OpenMP threads that spin against each other made a tiny
+    model's step five times slower in CPU time (measured); a real run keeps torch's default."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> str:
     from flywheel.models.tiny import build_tiny_model
@@ -213,7 +225,8 @@ def test_killed_run_resumes_to_the_same_weights(tiny, shards, tmp_path):
            "--out", str(out), "--steps", "5", "--config", str(cfg_file), "--no-ray"]
     log = tmp_path / "killed.log"
     with open(log, "w") as stderr:  # a file, not a pipe: a full pipe would stall the child
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr)
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
     deadline = time.monotonic() + 300
     while (checkpoint.latest(out) is None or checkpoint.latest(out).step < 2) and time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()[-3000:]
@@ -265,13 +278,14 @@ def test_end_to_end_from_flywheel_evolve(tiny, tmp_path):
     data = tmp_path / "data"
     evolve = [sys.executable, "-m", "flywheel.cli", "evolve", "--rounds", "1", "--data", str(data),
               "--problems-per-round", "8"]
-    subprocess.run(evolve, check=True, capture_output=True, timeout=600)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(evolve, check=True, capture_output=True, timeout=600, env=env)
     model = tiny
     for stage in ("perception", "sft"):
         out = tmp_path / stage
         cmd = [sys.executable, "-m", "flywheel.cli", "train", "--stage", stage, "--data", str(data), "--model",
                model, "--out", str(out), "--steps", "2", "--no-ray"]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
         assert done.returncode == 0, done.stderr[-3000:]
         model = str(out / "model")
     assert checkpoint.latest(tmp_path / "sft").step == 2

@@ -65,12 +65,13 @@ def sft_step(ctx: StepContext, micro_batches: list[list[Example]]) -> dict[str, 
         torch.distributed.all_reduce(summed)
         total = float(summed)
     norm = _clip(ctx)
+    lr = ctx.scheduler.get_last_lr()[0]  # the rate this update uses (stepping the scheduler moves it on)
     ctx.optimizer.step()
     ctx.scheduler.step()
     ctx.optimizer.zero_grad(set_to_none=True)
     seconds = time.perf_counter() - start
     return {"loss": total, "loss_tokens": float(count), "tokens": float(tokens), "skipped": float(skipped),
-            "grad_norm": norm, "lr": ctx.scheduler.get_last_lr()[0], "tokens_per_s": tokens / max(seconds, 1e-9),
+            "grad_norm": norm, "lr": lr, "tokens_per_s": tokens / max(seconds, 1e-9),
             "step_s": seconds}
 
 
