@@ -55,7 +55,7 @@ class DedupRules:
     """The thresholds of the rule in the module docstring."""
 
     text_threshold: float = 0.8  # "text": near-identical questions, one side without a figure
-    pair_threshold: float = 0.75 # "text+image": similar questions on the same figure
+    pair_threshold: float = 0.75  # "text+image": similar questions on the same figure
     phash_radius: int = PHASH_RADIUS
     ink_radius: int = INK_RADIUS
     bucket_cap: int = 32  # rows read per LSH/pHash key and chunk: bounds a query on a crowded template
