@@ -18,12 +18,13 @@ from flywheel.train import checkpoint
 from flywheel.train.config import TrainConfig
 from flywheel.train.context import StepContext, StepFn
 from flywheel.train.formats import Example
+from flywheel.train.grpo import grpo_step
 from flywheel.train.metrics import MetricsLog, plot
 from flywheel.train.modeling import load_policy, pad_id
 from flywheel.train.sft import sft_step
 
-# The one place a stage's update plugs in ("rl": grpo.grpo_step joins here).
-STEPS: dict[str, StepFn] = {"perception": sft_step, "sft": sft_step}
+# The one place a stage's update plugs in.
+STEPS: dict[str, StepFn] = {"perception": sft_step, "sft": sft_step, "rl": grpo_step}
 
 # A source gives the example stream after `cursor` examples have been consumed (endless: epochs repeat).
 Source = Callable[[int], Iterator[Example]]
