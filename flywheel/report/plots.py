@@ -99,8 +99,9 @@ def plot_acceptance(data: ReportData) -> Figure:
     rates = [100 * r.acceptance_rate for r in rows]
     ax.plot(rounds, rates, marker="o", color="#4c72b0", label="accepted / proposed")
     for r, rate in zip(rows, rates, strict=True):
-        ax.annotate(f"{rate:.0f}%\n({r.accepted}/{r.proposed})", (r.round, rate), xytext=(0, 6),
-                    textcoords="offset points", ha="center", fontsize=9)
+        ax.annotate(f"{rate:.0f}% ({r.accepted}/{r.proposed})", (r.round, rate), xytext=(0, 8),
+                    textcoords="offset points", ha="center", fontsize=9,
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9})
     ax.set_title("Acceptance rate per round")
     _round_axis(ax, rounds, "accepted / proposed (%)")
     ax.set_ylim(0, 115)
