@@ -8,6 +8,7 @@ from its seed; the sequential programs run the parent's programs and the changed
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import replace
 from fractions import Fraction
@@ -103,7 +104,7 @@ def parallel(rng: random.Random, parent_seed: int, parent_level: int) -> Draft:
         f"ray O{name} and the left-hand half of the base line? Give the answer in degrees, as a whole number.",
         answer=str(180 - d),
         answer_code=f"import sympy as sp\nprint(sp.Integer(180) - {d})\n",
-        check_code=f"import numpy as np\nv = np.array({_ray_end(d, PR)!r}) - np.array([{PX}, {PY}])\n"
+        check_code=f"import numpy as np\nv = np.array({_exact_end(d)!r}) - np.array([{PX}, {PY}])\n"
         "print(float(np.degrees(np.arccos(np.dot(v, [-1, 0]) / np.linalg.norm(v)))))\n",
         tool=_protractor_tool([(name, d)], d, 180),
         steps=(
@@ -114,6 +115,11 @@ def parallel(rng: random.Random, parent_seed: int, parent_level: int) -> Draft:
         ),
     )
     return draft_of(part, max(2, parent_level - 1))
+
+
+def _exact_end(d: int) -> tuple[float, float]:
+    """Where ray d meets the scale, unrounded (the numeric check measures the angle from it)."""
+    return PX + PR * math.cos(math.radians(d)), PY - PR * math.sin(math.radians(d))
 
 
 def _programs(old: Part, new: Part, show: str) -> tuple[str, str]:
