@@ -137,18 +137,7 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
     h = tri.c * math.sin(math.radians(tri.B)) if from_a else tri.b * math.sin(math.radians(tri.A))
     places = _places(h)
     answer = rounded(h, places)
-    f = dg.rnd(dg.foot(apex, p, q))
-    t = ((f[0] - p[0]) * (q[0] - p[0]) + (f[1] - p[1]) * (q[1] - p[1])) / ((q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2)
-    render = parent.render_code + dg.segment(apex, f, color=dg.ACCENT, lw=2)
-    if t < 0 or t > 1:
-        render += dg.segment(p if t < 0 else q, f, color=dg.ACCENT, lw=1.5, ls="--")
-    far = p if abs(t) > abs(1 - t) else q
-    render += dg.right_angle(f, apex, far, size=11, color=dg.ACCENT)
-    # H goes inside the triangle, slid away from the side's midpoint where the family writes the side's length
-    n, u = dg.unit(apex[0] - f[0], apex[1] - f[1]), dg.unit(q[0] - p[0], q[1] - p[1])
-    shift = -20 if t < 0.5 else 20
-    label = dg.rnd((f[0] + 16 * n[0] + shift * u[0], f[1] + 16 * n[1] + shift * u[1]))
-    render += dg.dot(f, color=dg.ACCENT, size=6) + dg.text(label, "H", color=dg.ACCENT, box=True)
+    render, f = _with_altitude(parent.render_code, apex, p, q)
     if tri.kind == "sas":
         area = 0.5 * tri.b * tri.c * math.sin(math.radians(tri.A))
         last = (
@@ -193,3 +182,20 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
         elements=(*parent.elements, NamedElement("H", "point", f[0], f[1])),
         tools=("tool.perpendicular", "tool.region_shading", "tool.highlight"),
     )
+
+
+def _with_altitude(render: str, apex: dg.Pt, p: dg.Pt, q: dg.Pt) -> tuple[str, dg.Pt]:
+    """The parent's render code plus the altitude from apex to line pq (extended if needed) and its foot H."""
+    f = dg.rnd(dg.foot(apex, p, q))
+    t = ((f[0] - p[0]) * (q[0] - p[0]) + (f[1] - p[1]) * (q[1] - p[1])) / ((q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2)
+    render += dg.segment(apex, f, color=dg.ACCENT, lw=2)
+    if t < 0 or t > 1:
+        render += dg.segment(p if t < 0 else q, f, color=dg.ACCENT, lw=1.5, ls="--")
+    far = p if abs(t) > abs(1 - t) else q
+    render += dg.right_angle(f, apex, far, size=11, color=dg.ACCENT)
+    # H goes inside the triangle, slid away from the side's midpoint where the family writes the side's length
+    n, u = dg.unit(apex[0] - f[0], apex[1] - f[1]), dg.unit(q[0] - p[0], q[1] - p[1])
+    shift = -20 if t < 0.5 else 20
+    label = dg.rnd((f[0] + 16 * n[0] + shift * u[0], f[1] + 16 * n[1] + shift * u[1]))
+    render += dg.dot(f, color=dg.ACCENT, size=6) + dg.text(label, "H", color=dg.ACCENT, box=True)
+    return render, f

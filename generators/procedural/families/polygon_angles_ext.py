@@ -149,12 +149,7 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
     value = Fraction(360 - s.angles[k] - s.angles[j], 2)
     answer = decimal_str(value)
     vk, vj = letters[k], letters[j]
-    render = parent.render_code
-    for i in (k, j):
-        render += dg.segment(s.pix[i], meet, color=dg.ACCENT, lw=2)
-    render += dg.dot(meet, color=dg.ACCENT, size=6)
-    other = s.pix[(k + 2) % n] if n > 3 else s.pix[3 - k - j]
-    render += dg.text(dg.away(meet, other, 18), "I", color=dg.ACCENT, box=True)
+    render = parent.render_code + _bisectors(s, j, meet)
     first = (
         f"First x: the angles add up to {(n - 2) * 180}°, so x = {parent.answer}°."
         if not s.pairs
@@ -231,4 +226,14 @@ def _bisector_check_code(s: Scene, j: int) -> str:
         "u, w = V[k] - M, V[j] - M\n"
         "angle = np.degrees(np.arccos(u @ w / (np.linalg.norm(u) * np.linalg.norm(w))))\n"
         "print(round(float(angle), 1))\n"
+    )
+
+
+def _bisectors(s: Scene, j: int, meet: dg.Pt) -> str:
+    """Render code: the two bisectors from vertices k and j to their meet I, labelled away from the polygon."""
+    code = "".join(dg.segment(s.pix[i], meet, color=dg.ACCENT, lw=2) for i in (s.k, j))
+    n = len(s.pix)
+    other = s.pix[(s.k + 2) % n] if n > 3 else s.pix[3 - s.k - j]
+    return (
+        code + dg.dot(meet, color=dg.ACCENT, size=6) + dg.text(dg.away(meet, other, 18), "I", color=dg.ACCENT, box=True)
     )

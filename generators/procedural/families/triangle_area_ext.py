@@ -161,18 +161,7 @@ def _median_area(rng: random.Random, s: Scene, parent: Draft) -> Draft:
             f"= {answer} cm².",
         ),
     )
-    (pa, pb, pc) = s.verts
-    answer_code = (
-        "from sympy import Point, Polygon, Rational\n"
-        f"B, C = {_pt(pb)}, {_pt(pc)}\n"
-        f"area = abs(Polygon({_pt(pa)}, B, B.midpoint(C)).area)\n" + _decimal_print(answer)
-    )
-    check_code = (
-        "from shapely.geometry import Polygon\n"
-        f"b, c = ({float(pb[0])}, 0.0), ({float(pc[0])}, {float(pc[1])})\n"
-        "m = ((b[0] + c[0]) / 2, (b[1] + c[1]) / 2)\n"
-        "print(Polygon([(0.0, 0.0), b, m]).area)\n"
-    )
+    answer_code, check_code = _median_codes(s, answer)
     return replace(
         parent,
         concepts=(
@@ -189,6 +178,23 @@ def _median_area(rng: random.Random, s: Scene, parent: Draft) -> Draft:
         solution=solution,
         tools=("tool.midpoint_mark", "tool.perpendicular", "tool.text_annotation"),
     )
+
+
+def _median_codes(s: Scene, answer: str) -> tuple[str, str]:
+    """sympy: the polygon A, B, midpoint of BC; shapely: the same triangle from floats."""
+    (pa, pb, pc) = s.verts
+    answer_code = (
+        "from sympy import Point, Polygon, Rational\n"
+        f"B, C = {_pt(pb)}, {_pt(pc)}\n"
+        f"area = abs(Polygon({_pt(pa)}, B, B.midpoint(C)).area)\n" + _decimal_print(answer)
+    )
+    check_code = (
+        "from shapely.geometry import Polygon\n"
+        f"b, c = ({float(pb[0])}, 0.0), ({float(pc[0])}, {float(pc[1])})\n"
+        "m = ((b[0] + c[0]) / 2, (b[1] + c[1]) / 2)\n"
+        "print(Polygon([(0.0, 0.0), b, m]).area)\n"
+    )
+    return answer_code, check_code
 
 
 def _third_side(s: Scene, parent: Draft) -> Draft:
@@ -301,6 +307,12 @@ def _part_area(rng: random.Random, s: Scene, parent: Draft, level: int) -> Draft
     )
 
 
+def _polygon_code(pts, answer: str) -> str:
+    """sympy: the area of the polygon through `pts`, printed as the answer is written."""
+    corners = ", ".join(_pt((Fraction(x), Fraction(y))) for x, y in pts)
+    return f"from sympy import Point, Polygon, Rational\narea = abs(Polygon({corners}).area)\n" + _decimal_print(answer)
+
+
 def _float_pt(p: tuple[Fraction, Fraction]) -> str:
     return f"({float(p[0])}, {float(p[1])})"
 
@@ -317,10 +329,7 @@ def _trapezoid(rng: random.Random, s: Scene, parent: Draft, level: int) -> Draft
     quad = [pa, pb, pd, pc] if sign > 0 else [pa, pb, pc, pd]
     q_name = f"{n[0]}{n[1]}{dn}{n[2]}" if sign > 0 else f"{n[0]}{n[1]}{n[2]}{dn}"
     extra = f"{n[1]}{dn}{n[2]}" if sign > 0 else f"{n[0]}{n[2]}{dn}"
-    render = parent.render_code + dg.shade([pb, pd, pc] if sign > 0 else [pa, pc, pd], color=dg.ACCENT, alpha=0.35)
-    render += dg.segment(pb if sign > 0 else pa, pd, color=dg.ACCENT, lw=2) + dg.segment(pc, pd, lw=2.5)
-    render += dg.dot(pd) + dg.text((pd[0] + 14 * sign, pd[1] - 20), dn, box=True)
-    render += dg.text(((pc[0] + pd[0]) / 2, pc[1] - 20), f"{k} cm", size=dg.VALUE_PT, box=True)
+    render = parent.render_code + _trapezoid_figure(s, pd, sign, dn, k)
     area = Fraction((s.base + k) * s.height, 2)
     answer = decimal_str(area)
     question = (
@@ -346,9 +355,8 @@ def _trapezoid(rng: random.Random, s: Scene, parent: Draft, level: int) -> Draft
             f"{extra_area} cm². Total: {parent.answer} + {extra_area} = {answer} cm².",
         ),
     )
-    xd = s.xc + sign * k
-    pts = [(0, 0), (s.base, 0), (xd, s.height), (s.xc, s.height)] if sign > 0 else None
-    pts = pts or [(0, 0), (s.base, 0), (s.xc, s.height), (xd, s.height)]
+    top = sorted([s.xc, s.xc + sign * k], reverse=True)  # D and C along m, right one first: a simple polygon
+    pts = [(0, 0), (s.base, 0), (top[0], s.height), (top[1], s.height)]
     return replace(
         parent,
         concepts=(
@@ -361,11 +369,7 @@ def _trapezoid(rng: random.Random, s: Scene, parent: Draft, level: int) -> Draft
         answer=answer,
         answer_kind="number",
         render_code=render,
-        answer_code=(
-            "from sympy import Point, Polygon, Rational\n"
-            f"area = abs(Polygon({', '.join(_pt((Fraction(x), Fraction(y))) for x, y in pts)}).area)\n"
-            + _decimal_print(answer)
-        ),
+        answer_code=_polygon_code(pts, answer),
         check_code=(
             "from shapely.geometry import Polygon\n"
             f"print(Polygon([{', '.join(_float_pt((Fraction(x), Fraction(y))) for x, y in pts)}]).area)\n"
@@ -374,6 +378,15 @@ def _trapezoid(rng: random.Random, s: Scene, parent: Draft, level: int) -> Draft
         elements=_elements((*s.labels, (dn, "point", pd))),
         tools=("tool.polygon_outline", "tool.perpendicular", "tool.text_annotation"),
     )
+
+
+def _trapezoid_figure(s: Scene, pd: dg.Pt, sign: int, dn: str, k: int) -> str:
+    """Render code for the new vertex on m: the added triangle shaded, its sides, D's name and CD's length."""
+    pa, pb, pc = s.pix
+    code = dg.shade([pb, pd, pc] if sign > 0 else [pa, pc, pd], color=dg.ACCENT, alpha=0.35)
+    code += dg.segment(pb if sign > 0 else pa, pd, color=dg.ACCENT, lw=2) + dg.segment(pc, pd, lw=2.5)
+    code += dg.dot(pd) + dg.text((pd[0] + 14 * sign, pd[1] - 20), dn, box=True)
+    return code + dg.text(((pc[0] + pd[0]) / 2, pc[1] - 20), f"{k} cm", size=dg.VALUE_PT, box=True)
 
 
 def _foot_distance(s: Scene, parent: Draft) -> Draft:
@@ -424,17 +437,8 @@ def _foot_distance(s: Scene, parent: Draft) -> Draft:
         answer=answer,
         answer_kind=_kind(answer),
         render_code=render,
-        answer_code=(
-            "from sympy import Line, Point\n"
-            f"A, B = Point(0, 0), Point({c_len}, 0)\n"
-            f"print(B.distance(Line(B, Point({fx}, {s.height})).projection(A)))\n"
-        ),
-        check_code=(
-            "import numpy as np\n"
-            f"A, B, C = np.array([0.0, 0.0]), np.array([{c_len}.0, 0.0]), np.array([{fx}.0, {s.height}.0])\n"
-            "u = (C - B) / np.linalg.norm(C - B)\n"
-            "print(abs(float(np.dot(A - B, u))))\n"
-        ),
+        answer_code=_foot_codes(c_len, fx, s.height)[0],
+        check_code=_foot_codes(c_len, fx, s.height)[1],
         solution=solution,
         elements=_elements((*s.labels, ("K", "point", pk))),
         tools=("tool.region_shading", "tool.highlight", "tool.text_annotation"),
@@ -443,3 +447,19 @@ def _foot_distance(s: Scene, parent: Draft) -> Draft:
 
 def _centroid(pts) -> dg.Pt:
     return (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+
+
+def _foot_codes(c_len: int, fx: int, h: int) -> tuple[str, str]:
+    """sympy projects A onto line BC; numpy takes the component of BA along BC."""
+    answer_code = (
+        "from sympy import Line, Point\n"
+        f"A, B = Point(0, 0), Point({c_len}, 0)\n"
+        f"print(B.distance(Line(B, Point({fx}, {h})).projection(A)))\n"
+    )
+    check_code = (
+        "import numpy as np\n"
+        f"A, B, C = np.array([0.0, 0.0]), np.array([{c_len}.0, 0.0]), np.array([{fx}.0, {h}.0])\n"
+        "u = (C - B) / np.linalg.norm(C - B)\n"
+        "print(abs(float(np.dot(A - B, u))))\n"
+    )
+    return answer_code, check_code
