@@ -26,6 +26,25 @@ class EvolveError(Exception):
     """A run that cannot start as asked (e.g. existing data without --resume)."""
 
 
+LOCAL_START_ATTEMPTS = 3
+
+
+def _start_local(start: Callable[[], object]) -> None:
+    """Ray gives a local node 30 s (hard-coded) to register; on a machine busy with other work that can run out,
+    and a second try usually finds the machine warmed up. Other failures are not retried."""
+    import ray
+
+    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+        try:
+            start()
+            return
+        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for this
+            if "timed out during startup" not in str(exc) or attempt == LOCAL_START_ATTEMPTS:
+                raise
+            log.warning("local Ray start timed out (attempt %d of %d); retrying", attempt, LOCAL_START_ATTEMPTS)
+            ray.shutdown()
+
+
 def init_ray(cfg: FlywheelConfig) -> bool:
     """Join `address` (or RAY_ADDRESS) or start a local instance; True when we started it."""
     import ray
@@ -37,7 +56,7 @@ def init_ray(cfg: FlywheelConfig) -> bool:
     if address:
         ray.init(address=address, **quiet)
     else:
-        ray.init(num_cpus=cfg.ray.num_cpus, include_dashboard=False, **quiet)
+        _start_local(lambda: ray.init(num_cpus=cfg.ray.num_cpus, include_dashboard=False, **quiet))
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = True
     ctx.print_on_execution_start = False
