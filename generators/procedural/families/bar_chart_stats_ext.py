@@ -87,11 +87,12 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
     after, answer, name = fixed(ask.value(new), places), fixed(delta, places), chart.labels[k]
     slot = (RIGHT - LEFT) / len(chart.values)
     x, top, old_top = round(chart.x(k) - 0.3 * slot, 2), round(chart.y(v), 2), chart.y(chart.values[k])
+    label_x = round(max(chart.x(k), LEFT + 75), 2)  # the first bar's label would cover the value axis
     render = parent.render_code + (
         f"# the change: a red dashed outline shows the new value of {name}\n"
         f"ax.add_patch(plt.Rectangle(({x}, {top}), {round(0.6 * slot, 2)}, {round(BOTTOM - top, 2)}, fill=False,\n"
         "                           edgecolor='red', ls='--', lw=2.5, zorder=4))\n"
-        f"ax.text({round(max(chart.x(k), LEFT + 75), 2)}, {round(min(top, old_top) - 6, 2)}, 'new {name} = {v}', color='red',\n"
+        f"ax.text({label_x}, {round(min(top, old_top) - 6, 2)}, 'new {name} = {v}', color='red',\n"
         "        ha='center', va='bottom', fontsize=12, weight='bold', zorder=7,\n"
         "        bbox=dict(facecolor='white', edgecolor='red', pad=1.5))\n"
     )

@@ -136,14 +136,7 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
     )
     legs = _legs(g, x)
     names = {(0, 0): "A", (g.m, g.n): "B", g.via: "P", x: "X"}
-    sym = (
-        "import contextlib, io\nimport sympy as sp\n"
-        "# run the original count, keeping its avoid() for the routes through X\n"
-        "scope = {}\nwith contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        f"    exec({embed(parent.answer_code)}, scope)\n"
-        "total = sp.Integer(out.getvalue().split()[-1])\navoid = scope['avoid']\n"
-        f"through = sp.Mul(*[avoid(s, t) for s, t in {legs!r}])\nprint(total - through)\n"
-    )
+    sym = _answer_program(parent, legs)
     num = "from itertools import combinations\n" + check_head(new) + CHECK_BODY
     tool = _tool(new, one_route(rng, new)) + (
         f"ax.plot({px}, {py}, 'o', ms=30, mfc='none', mec='red', mew=3, zorder=7)\n"
@@ -170,6 +163,17 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
         solution=solution,
         elements=parent.elements + (NamedElement("X", "point", px, py),),
         concepts=parent.concepts[:3] + ("counting.complementary_counting",),
+    )
+
+
+def _answer_program(parent: Draft, legs: list[tuple[Node, Node]]) -> str:
+    """Run the parent's count, keep its avoid() and subtract the routes through X leg by leg."""
+    return (
+        "import contextlib, io\nimport sympy as sp\n"
+        "scope = {}\nwith contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    exec({embed(parent.answer_code)}, scope)\n"
+        "total = sp.Integer(out.getvalue().split()[-1])\navoid = scope['avoid']\n"
+        f"through = sp.Mul(*[avoid(s, t) for s, t in {legs!r}])\nprint(total - through)\n"
     )
 
 
