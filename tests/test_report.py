@@ -65,9 +65,9 @@ def _png(color: str, size: tuple[int, int] = (160, 120)) -> bytes:
     return buf.getvalue()
 
 
-def _problem(i: int, rnd: int, difficulty: float, question: str = "", operator: str = "seed"):
+def _problem(i: int, rnd: int, difficulty: float, question: str = "", operator: str = "seed", level: int = 0):
     return make_problem(question=question or f"What is the length of segment {i}?", render_code=f"draw({i})",
-                        answer=str(i), answer_code=f"print({i})", round=rnd, difficulty=difficulty,
+                        level=level, answer=str(i), answer_code=f"print({i})", round=rnd, difficulty=difficulty,
                         family=f"fam{i % 2}", operator=operator, concepts=(f"concept.{i % 3}",),
                         image=_png("white"), edited_image=_png("yellow"))
 
@@ -191,7 +191,7 @@ def test_recorded_keys_are_used_missing_ones_say_not_recorded_and_text_is_escape
         w.commit_part([_problem(1, 1, 1.2), _problem(2, 1, 4.9)], final=True)
     with ShardWriter(data, 2) as w:
         ops = ("seed", "parallel")
-        problems = [_problem(i, 2, 2.5, operator=op) for i, op in zip((3, 4), ops, strict=True)]
+        problems = [_problem(i, 2, 2.5, operator=op, level=3) for i, op in zip((3, 4), ops, strict=True)]
         problems.append(_problem(5, 2, 2.5, question=evil, operator="parallel"))
         w.commit_part(problems, [reject(_problem(6, 2, 2.0), "verify", "<img src=x onerror=alert(1)>")],
                       summary=recorded, final=True)
@@ -212,6 +212,7 @@ def test_recorded_keys_are_used_missing_ones_say_not_recorded_and_text_is_escape
     assert "<script" not in page and "<b>bold" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert page.count("(asked for level 3)") == 2  # the planned level, shown only where it is known
 
 
 def test_empty_data_dir_still_writes_a_page(tmp_path):

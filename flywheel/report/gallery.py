@@ -30,6 +30,7 @@ class Sample:
     operator: str
     parent_id: str | None
     difficulty: float
+    planned_level: int | None  # the level the generator was asked for (None in data older than that column)
     concepts: tuple[str, ...]
     question: str
     answer: str
@@ -67,8 +68,8 @@ def _write_png(out: Path, name: str, png: bytes | None) -> str | None:
     return rel
 
 
-_COLUMNS = ("id", "round", "family", "operator", "parent_id", "difficulty", "concepts", "question", "answer",
-            "image", "edited_image")
+_COLUMNS = ("id", "round", "family", "operator", "parent_id", "difficulty", "level", "concepts", "question",
+            "answer", "image", "edited_image")
 
 
 def _select(con: duckdb.DuckDBPyConnection) -> str:
@@ -93,11 +94,13 @@ def build_gallery(con: duckdb.DuckDBPyConnection, out: Path, per_level: int = PE
     gallery: dict[int, list[Sample]] = {}
     for level, level_ids in chosen.items():
         for pid in level_ids:
-            _, rnd, family, operator, parent, difficulty, concepts, question, answer, image, edited = found[pid]
+            row = dict(zip(_COLUMNS, found[pid], strict=True))
             gallery.setdefault(level, []).append(Sample(
-                id=pid, level=level, round=int(rnd), family=family or "", operator=operator or "",
-                parent_id=parent, difficulty=float(difficulty or 0.0), concepts=tuple(concepts or ()),
-                question=question or "", answer=answer or "",
-                image=_write_png(out, pid, image), edited_image=_write_png(out, f"{pid}-edited", edited),
+                id=pid, level=level, round=int(row["round"]), family=row["family"] or "",
+                operator=row["operator"] or "", parent_id=row["parent_id"],
+                difficulty=float(row["difficulty"] or 0.0), planned_level=row["level"] or None,
+                concepts=tuple(row["concepts"] or ()), question=row["question"] or "", answer=row["answer"] or "",
+                image=_write_png(out, pid, row["image"]),
+                edited_image=_write_png(out, f"{pid}-edited", row["edited_image"]),
             ))
     return gallery

@@ -98,13 +98,14 @@ def _image(path: str | None, caption: str) -> str:
 
 def sample_card(s: Sample) -> str:
     parent = "none" if s.parent_id is None else s.parent_id
+    planned = "" if s.planned_level is None else f" (asked for level {s.planned_level})"
     return "\n".join([
         '<div class="card">',
         f'<div class="imgs">{_image(s.image, "image")}{_image(s.edited_image, "edited image")}</div>',
         f'<div class="q">{esc(s.question)}</div>',
         f'<div>Answer: <span class="a">{esc(s.answer)}</span></div>',
         f'<div class="meta">id <code>{esc(s.id)}</code> · round {s.round} · {esc(s.family)} · operator '
-        f"{esc(s.operator)} · parent <code>{esc(parent)}</code> · difficulty {s.difficulty:.2f}<br>"
+        f"{esc(s.operator)} · parent <code>{esc(parent)}</code> · difficulty {s.difficulty:.2f}{planned}<br>"
         f"concepts: {esc(', '.join(s.concepts) or '-')}</div>",
         "</div>",
     ])
