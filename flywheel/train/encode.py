@@ -112,10 +112,10 @@ def to_device(batch: dict[str, Any], device, dtype=None) -> dict[str, Any]:
 
 def _encode_segment(processor, segment: Segment, first: bool, last_model: bool):
     """(ids, mm types, pixel_values or None, grid or None) for one segment."""
+    if first != (segment.role == "prompt"):
+        raise ValueError("an example has exactly one prompt segment, and it comes first")
     tokenizer = getattr(processor, "tokenizer", processor)
     text = _prompt_text(processor, segment) if first else segment.text
-    if first and segment.role != "prompt":
-        raise ValueError("an example starts with its prompt segment")
     if last_model:
         text += tokenizer.eos_token or ""
     if segment.image is None:
