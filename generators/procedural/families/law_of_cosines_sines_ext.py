@@ -133,12 +133,19 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
     s, parent = _parent(parent_seed, parent_level)
     tri, (n_a, n_b, n_c), (pa, pb, pc) = s.tri, s.names, s.pix
     from_a = tri.kind in ("sas", "sas_angle")  # the parent found BC or angle B: drop the altitude from A to BC
+    beyond = from_a and not _on_canvas(dg.foot(pa, pb, pc))  # its foot off the image: from C to AB instead
+    from_a = from_a and not beyond
     apex, p, q, names = (pa, pb, pc, (n_a, n_b, n_c)) if from_a else (pc, pa, pb, (n_c, n_a, n_b))
     h = tri.c * math.sin(math.radians(tri.B)) if from_a else tri.b * math.sin(math.radians(tri.A))
     places = _places(h)
     answer = rounded(h, places)
     render, f = _with_altitude(parent.render_code, apex, p, q)
-    if tri.kind == "sas":
+    if beyond:
+        last = (
+            f"In right triangle {n_c}H{n_b}: {n_c}H = {n_b}{n_c}·sin {n_b} = {tri.a:.3f}·sin {tri.B:.3f}° ≈ {h:.4f} "
+            f"(angle {n_b} from the law of sines: sin {n_b} = {lc._num(tri.b)}·sin {lc._num(tri.A)}° / {n_b}{n_c})"
+        )
+    elif tri.kind == "sas":
         area = 0.5 * tri.b * tri.c * math.sin(math.radians(tri.A))
         last = (
             f"The area is 1/2·{lc._num(tri.b)}·{lc._num(tri.c)}·sin {lc._num(tri.A)}° ≈ {area:.3f}, and also "
@@ -199,3 +206,7 @@ def _with_altitude(render: str, apex: dg.Pt, p: dg.Pt, q: dg.Pt) -> tuple[str, d
     label = dg.rnd((f[0] + 16 * n[0] + shift * u[0], f[1] + 16 * n[1] + shift * u[1]))
     render += dg.dot(f, color=dg.ACCENT, size=6) + dg.text(label, "H", color=dg.ACCENT, box=True)
     return render, f
+
+
+def _on_canvas(p: tuple[float, float], margin: float = 15) -> bool:
+    return margin <= p[0] <= W - margin and margin <= p[1] <= H - margin
