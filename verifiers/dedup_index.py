@@ -33,18 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-from verifiers.image_hash import INK_RADIUS, PHASH_RADIUS, HammingIndex, ImageKey, hamming, ink_distance
+from verifiers.image_hash import INK_RADIUS, PHASH_RADIUS, HammingIndex, ImageKey, ink_distance, popcount
 from verifiers.near_dup import (
     BANDS,
     NUM_PERM,
     Column,
     KeyTable,
     band_keys,
-    minhash,
+    minhash_tokens,
     normalise,
     numbers_key,
     numbers_of,
-    shingles,
 )
 
 FORMAT = 1  # bump when the stored arrays change meaning; from_bytes refuses other versions
@@ -76,7 +75,7 @@ Row = tuple[str, str, bytes | None]  # (problem id, question, image PNG or None)
 
 @dataclass(frozen=True)
 class _Prepared:
-    """One batch reduced to what the index compares: signatures, numbers, image keys."""
+    """One batch (or the stored rows, as views) reduced to what the index compares."""
 
     ids: list[str]
     sigs: np.ndarray  # (n, NUM_PERM) uint16: low 16 bits of MinHash, chance collisions at 2**-16
@@ -84,18 +83,27 @@ class _Prepared:
     counts: np.ndarray  # (n,) how many numbers the question states
     has_text: np.ndarray  # (n,) bool
     images: list[ImageKey | None]
+    phashes: np.ndarray  # (n,) uint64, 0 where there is no image
+    has_image: np.ndarray  # (n,) bool
+
+
+def _image_columns(images: Sequence[ImageKey | None]) -> tuple[np.ndarray, np.ndarray]:
+    phashes = np.fromiter((k.phash if k else 0 for k in images), np.uint64, count=len(images))
+    return phashes, np.fromiter((k is not None for k in images), bool, count=len(images))
 
 
 def prepare(rows: Sequence[Row]) -> _Prepared:
     tokens = [normalise(q or "") for _, q, _ in rows]
-    sigs = minhash([shingles(t) for t in tokens]).astype(np.uint16)
+    sigs = minhash_tokens(tokens).astype(np.uint16)
     nums = [numbers_of(t) for t in tokens]
+    images = [ImageKey.of(png) if png else None for _, _, png in rows]
+    phashes, has_image = _image_columns(images)
     return _Prepared(
         ids=[r[0] for r in rows], sigs=sigs,
-        numbers=np.array([numbers_key(n) for n in nums], np.uint64),
-        counts=np.array([len(n) for n in nums], np.int64),
-        has_text=np.array([bool(t) for t in tokens], bool),
-        images=[ImageKey.of(png) if png else None for _, _, png in rows])
+        numbers=np.array([numbers_key(n) for n in nums], np.uint64).reshape(-1),
+        counts=np.array([len(n) for n in nums], np.int64).reshape(-1),
+        has_text=np.array([bool(t) for t in tokens], bool).reshape(-1),
+        images=images, phashes=phashes, has_image=has_image)
 
 
 class DedupIndex:
@@ -109,6 +117,8 @@ class DedupIndex:
         self._counts = Column(np.int64)
         self._has_text = Column(bool)
         self._images: list[ImageKey | None] = []
+        self._phashes = Column(np.uint64)  # every row's pHash (0 without a figure), for vectorised distances
+        self._has_image = Column(bool)
         self._image_rows = Column(np.int64)  # index row of each HammingIndex row
         self._text = KeyTable(cap=self.rules.bucket_cap)
         self._phash = HammingIndex(radius=self.rules.phash_radius, cap=self.rules.bucket_cap)
@@ -160,69 +170,48 @@ class DedupIndex:
         self._counts.extend(b.counts)
         self._has_text.extend(b.has_text)
         self._images.extend(b.images)
+        self._phashes.extend(b.phashes)
+        self._has_image.extend(b.has_image)
         self._text.add(band_keys(b.sigs, b.numbers), np.repeat(rows, BANDS))
-        with_image = [i for i, k in enumerate(b.images) if k is not None]
-        if with_image:
-            self._phash.add_many([b.images[i].phash for i in with_image], b.numbers[with_image])
+        with_image = np.flatnonzero(b.has_image)
+        if with_image.size:
+            self._phash.add_many(b.phashes[with_image], b.numbers[with_image])
             self._image_rows.extend(rows[with_image])
 
-    def _candidates(self, b: _Prepared) -> dict[int, set[int]]:
-        """Stored rows worth confirming, per query: same LSH band or pHash within radius, numbers alike."""
-        found: dict[int, set[int]] = {}
+    def _stored(self) -> _Prepared:
+        """The stored rows seen as one prepared batch (views, no copies), for `_judge_pairs`."""
+        return _Prepared(self.ids, self._sigs.view(), self._numbers.view(), self._counts.view(),
+                         self._has_text.view(), self._images, self._phashes.view(), self._has_image.view())
+
+    def _candidates(self, b: _Prepared) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (query, stored row) pairs worth confirming: same LSH band or pHash within radius."""
         q, r = self._text.lookup(band_keys(b.sigs, b.numbers))
-        with_image = [i for i, k in enumerate(b.images) if k is not None]
-        if with_image and len(self._phash):
-            iq, ir, _ = self._phash.near_many([b.images[i].phash for i in with_image], b.numbers[with_image])
-            q = np.concatenate((q, np.asarray(with_image, np.int64)[iq]))
+        with_image = np.flatnonzero(b.has_image)
+        if with_image.size and len(self._phash):
+            iq, ir, _ = self._phash.near_many(b.phashes[with_image], b.numbers[with_image])
+            q = np.concatenate((q, with_image[iq]))
             r = np.concatenate((r, self._image_rows.view()[ir]))
-        for qi, ri in zip(q.tolist(), r.tolist(), strict=True):
-            found.setdefault(qi, set()).add(ri)
-        return found
+        pair = np.unique(q * np.int64(max(1, len(self))) + r)  # sorted by query, then row
+        return pair // max(1, len(self)), pair % max(1, len(self))
 
     def _check(self, b: _Prepared) -> list[DupHit | None]:
-        stored = self._candidates(b)
+        """Stored rows first; then earlier rows of the batch that were not duplicates themselves."""
+        q, r = self._candidates(b)
+        q, r, sim, dist, reason = _judge_pairs(self.rules, b, self._stored(), q, r)
+        first = np.unique(q, return_index=True)[1]  # pairs come best first per query
+        hits: list[DupHit | None] = [None] * len(b.ids)
+        for k in first.tolist():
+            hits[int(q[k])] = _hit(self.ids, int(r[k]), reason[k], sim[k], dist[k])
         inner = DedupIndex(self.rules)  # the batch against itself, so one batch never accepts two copies
         inner._add(b)
-        earlier = inner._candidates(b)
-        hits: list[DupHit | None] = []
-        for i in range(len(b.ids)):
-            hit = self._confirm(b, i, sorted(stored.get(i, ())))
-            if hit is None:
-                before = sorted(j for j in earlier.get(i, ()) if j < i and hits[j] is None)
-                hit = inner._confirm(b, i, before)
-            hits.append(hit)
+        q, r = inner._candidates(b)
+        earlier = r < q
+        q, r, sim, dist, reason = _judge_pairs(self.rules, b, b, q[earlier], r[earlier])
+        for k in range(q.size):  # best first per query: the first earlier row that was itself kept
+            i, j = int(q[k]), int(r[k])
+            if hits[i] is None and hits[j] is None:
+                hits[i] = _hit(b.ids, j, reason[k], sim[k], dist[k])
         return hits
-
-    def _confirm(self, b: _Prepared, i: int, rows: list[int]) -> DupHit | None:
-        """The best stored row among `rows` that the rule calls a duplicate of query `i`."""
-        if not rows:
-            return None
-        rows_a = np.asarray(rows, np.int64)
-        rows_a = rows_a[self._numbers.view()[rows_a] == b.numbers[i]]
-        sims = (self._sigs.view()[rows_a] == b.sigs[i][None, :]).mean(axis=1) if rows_a.size else []
-        best: DupHit | None = None
-        for row, sim in sorted(zip(rows_a.tolist(), np.asarray(sims).tolist(), strict=True), key=lambda x: -x[1]):
-            hit = self._judge(b, i, row, sim)
-            if hit is not None and (best is None or _rank(hit) > _rank(best)):
-                best = hit
-        return best
-
-    def _judge(self, b: _Prepared, i: int, row: int, sim: float) -> DupHit | None:
-        """The rule of the module docstring for one (query, stored row) pair whose numbers agree."""
-        rules, mine, theirs = self.rules, b.images[i], self._images[row]
-        both_text = bool(b.has_text[i]) and bool(self._has_text.view()[row])
-        sim = sim if both_text else 0.0
-        distance, same = None, False
-        if mine is not None and theirs is not None:
-            distance = hamming(mine.phash, theirs.phash)
-            same = distance <= rules.phash_radius and ink_distance(mine.ink, theirs.ink) <= rules.ink_radius
-        if same and both_text and sim >= rules.pair_threshold:
-            return DupHit(self.ids[row], "text+image", sim, distance)
-        if both_text and sim >= rules.text_threshold and (mine is None or theirs is None):
-            return DupHit(self.ids[row], "text", sim, distance)
-        if same and not both_text:
-            return DupHit(self.ids[row], "image", sim, distance)
-        return None
 
     # -- persistence -----------------------------------------------------------------------------------
 
@@ -256,7 +245,8 @@ class DedupIndex:
             starts = [0, *ends[:-1]]
             images = [ImageKey(int(h), ink[a:e]) if has else None
                       for h, has, a, e in zip(z["phash"].tolist(), z["has_image"].tolist(), starts, ends, strict=True)]
-            index._add(_Prepared(ids, z["sigs"], z["numbers"], z["counts"], z["has_text"], images))
+            index._add(_Prepared(ids, z["sigs"], z["numbers"], z["counts"], z["has_text"], images,
+                                 z["phash"], z["has_image"]))
         return index
 
     def save(self, path: str | Path) -> None:
@@ -280,9 +270,37 @@ class DedupIndex:
 
 def _take(b: _Prepared, keep: list[int]) -> _Prepared:
     return _Prepared([b.ids[i] for i in keep], b.sigs[keep], b.numbers[keep], b.counts[keep], b.has_text[keep],
-                     [b.images[i] for i in keep])
+                     [b.images[i] for i in keep], b.phashes[keep], b.has_image[keep])
 
 
-def _rank(hit: DupHit) -> tuple[int, float]:
-    """Prefer the strongest evidence, then the most similar question."""
-    return ({"text+image": 2, "text": 1, "image": 0}[hit.reason], hit.similarity)
+REASONS = ("image", "text", "text+image")  # rank order: prefer the strongest evidence, then the closest text
+
+
+def _judge_pairs(rules: DedupRules, b: _Prepared, s: _Prepared, q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The rule of the module docstring over (query `q` of `b`, row `r` of `s`) pairs, all at once.
+
+    Returns the pairs that are duplicates as (q, r, similarity, pHash distance or -1, reason rank), ordered
+    by query, then best first: strongest reason, highest similarity, oldest row. Only pairs whose figures
+    pass the pHash gate reach the (per-pair, Python) ink-map comparison; the rest is numpy.
+    """
+    keep = s.numbers[r] == b.numbers[q]
+    q, r = q[keep], r[keep]
+    both_text = b.has_text[q] & s.has_text[r]
+    sim = np.where(both_text, (s.sigs[r] == b.sigs[q]).mean(axis=1) if q.size else 0.0, 0.0)
+    both_image = b.has_image[q] & s.has_image[r]
+    dist = np.where(both_image, popcount(b.phashes[q] ^ s.phashes[r]), -1)
+    same = both_image & (dist <= rules.phash_radius)
+    for k in np.flatnonzero(same).tolist():
+        same[k] = ink_distance(b.images[q[k]].ink, s.images[r[k]].ink) <= rules.ink_radius
+    reason = np.full(q.size, -1, np.int64)
+    reason[same & ~both_text] = 0
+    reason[both_text & ~both_image & (sim >= rules.text_threshold)] = 1
+    reason[same & both_text & (sim >= rules.pair_threshold)] = 2
+    hit = reason >= 0
+    q, r, sim, dist, reason = q[hit], r[hit], sim[hit], dist[hit], reason[hit]
+    order = np.lexsort((r, -sim, -reason, q))
+    return q[order], r[order], sim[order], dist[order], reason[order]
+
+
+def _hit(ids: Sequence[str], row: int, reason: int, sim: float, dist: int) -> DupHit:
+    return DupHit(ids[row], REASONS[reason], float(sim), None if dist < 0 else int(dist))

@@ -99,6 +99,11 @@ def minhash(shingle_lists: Sequence[Sequence[int]], chunk: int = 1024) -> np.nda
     return out
 
 
+def minhash_tokens(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+    """MinHash signatures of normalised questions (their word bigrams)."""
+    return minhash([shingles(t) for t in token_lists])
+
+
 def jaccard_estimate(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Share of equal signature slots: the MinHash estimate of Jaccard similarity, one per row of `others`."""
     return (others == sig[None, :]).mean(axis=1)
