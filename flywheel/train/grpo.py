@@ -129,7 +129,8 @@ def grpo_step(ctx: StepContext, micro_batches: list[list[Example]]) -> dict[str,
     cfg = ctx.config
     start = time.perf_counter()
     examples = [ex for micro in micro_batches for ex in micro]
-    rollouts = rollout_group(_backend(ctx), _sandbox(ctx), examples, _settings(cfg))
+    sandbox = _sandbox(ctx) if cfg.max_turns > 1 else None  # one turn never runs code
+    rollouts = rollout_group(_backend(ctx), sandbox, examples, _settings(cfg))
     rollout_s = time.perf_counter() - start
     group = [ex for ex in examples for _ in range(cfg.group_size)]
     functions = ctx.extras.get("rewards", REWARDS)  # a caller may plug in its own reward functions here
@@ -178,6 +179,10 @@ def _update(ctx: StepContext, batches: list[tuple[dict, torch.Tensor]]) -> dict[
     start = time.perf_counter()
     ctx.model.train()
     n_tokens = float(sum(int(b["loss_mask"][:, 1:].sum()) for b, _ in batches))
+    if ctx.world_size > 1:  # normalise by every worker's tokens; DDP then averages, hence the * world_size below
+        count = torch.tensor(n_tokens, device=ctx.device)
+        torch.distributed.all_reduce(count)
+        n_tokens = float(count)
     reference = _reference(ctx) if cfg.kl_coef else None
     sums = {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_fraction": 0.0}
     tokens, rows = 0, 0
@@ -193,7 +198,7 @@ def _update(ctx: StepContext, batches: list[tuple[dict, torch.Tensor]]) -> dict[
         loss, stats = policy_loss(logp, logp.detach(), adv, mask, cfg.clip_eps_low, cfg.clip_eps_high,
                                   ref_logp, cfg.kl_coef, n_tokens=max(n_tokens, 1.0))
         if n_tokens:
-            loss.backward()
+            (loss * ctx.world_size).backward()
         sums["loss"] += float(loss.detach())
         sums["kl"] += stats.get("kl", 0.0)
         sums["clip_fraction"] += stats["clip_fraction"]

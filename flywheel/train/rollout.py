@@ -139,12 +139,13 @@ class _Open:
     finish: Finish | None = None
 
 
-def rollout_group(backend: ModelBackend, sandbox: Sandbox, examples: Sequence[Example],
+def rollout_group(backend: ModelBackend, sandbox: Sandbox | None, examples: Sequence[Example],
                   settings: RolloutSettings) -> list[Rollout]:
     """G rollouts per example, prompt-major (rows k*G .. k*G+G-1 belong to examples[k]).
 
     Turn 1 asks for G samples per prompt in one request; later turns send every open transcript as its own
-    request, and all code of a turn goes to the sandbox pool together.
+    request, and all code of a turn goes to the sandbox pool together. `sandbox` may be None when
+    `max_turns` is 1 (no code is ever run).
     """
     start = time.perf_counter()
     g = settings.group_size
@@ -234,13 +235,15 @@ class PolicyBackend:
     message is the assistant's is continued, not closed. `SamplingParams.seed` is ignored: the trainer seeds
     torch once."""
 
-    def __init__(self, model, processor, max_length: int = 2048, name: str = "policy") -> None:
+    def __init__(self, model, processor, max_length: int = 2048, name: str = "policy",
+                 min_new_tokens: int = 0) -> None:
         from flywheel.train.modeling import pad_id, vision_token_ids
 
         self.name = name
         self.model = model
         self.processor = processor
         self.max_length = max_length
+        self.min_new_tokens = min_new_tokens  # > 0 only in benchmarks that need fixed completion lengths
         self.tokenizer = getattr(processor, "tokenizer", processor)
         self.pad_id = pad_id(processor)
         self.suppress = vision_token_ids(model)
@@ -293,6 +296,8 @@ class PolicyBackend:
                       eos_token_id=self.eos, pad_token_id=self.pad_id)
         if sampling.temperature > 0:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+        if self.min_new_tokens:
+            kwargs.update(min_new_tokens=min(self.min_new_tokens, budget))
         if sampling.stop:
             kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
         was_training = self.model.training
