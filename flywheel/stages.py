@@ -38,10 +38,11 @@ def _through(batch: dict[str, np.ndarray], work: Callable[[list[Problem]], list]
 
 def propose_batch(batch: dict[str, np.ndarray], skip_ids: frozenset[str]) -> dict[str, np.ndarray]:
     """Ray task body: tasks -> problems (or propose rejections), dropping ids already committed this round."""
-    from generators.procedural.catalog import FAMILIES
+    from generators.procedural.catalog import FAMILIES, PARALLEL, SEQUENTIAL
     from generators.propose import propose
 
-    records = [propose(task, FAMILIES) for task in from_batch(batch)]
+    extensions = {"parallel": PARALLEL, "sequential": SEQUENTIAL}
+    records = [propose(task, FAMILIES, extensions) for task in from_batch(batch)]
     return to_batch([r for r in records if r.id not in skip_ids])
 
 
