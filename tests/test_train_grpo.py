@@ -25,7 +25,7 @@ from flywheel.train.config import train_config
 from flywheel.train.context import StepContext
 from flywheel.train.encode import collate, encode
 from flywheel.train.formats import Example, Segment, prompt_segment, sandbox_segment
-from flywheel.train.grpo import group_advantages, grpo_step, kl_k3, policy_loss, token_logprobs
+from flywheel.train.grpo import _logits_to_keep, group_advantages, grpo_step, kl_k3, policy_loss, token_logprobs
 from flywheel.train.rewards import accuracy_reward, format_reward, score, tool_use_reward
 from flywheel.train.rollout import (
     PolicyBackend,
@@ -168,6 +168,12 @@ def test_token_normalisation_over_micro_batches_equals_the_full_batch():
     assert parts[1].item() == pytest.approx((1.8 + 3 + 2) / 5)
 
 
+def test_logits_to_keep_starts_one_before_the_first_loss_token():
+    assert _logits_to_keep(torch.tensor([[0, 0, 0, 1, 1], [0, 0, 0, 0, 1]])) == 3
+    assert _logits_to_keep(torch.tensor([[0, 1, 1]])) == 3
+    assert _logits_to_keep(torch.zeros(2, 4, dtype=torch.long)) == 4
+
+
 def test_token_logprobs_are_log_softmax_of_the_next_token():
     torch.manual_seed(0)
     logits, ids = torch.randn(5, 7, 11), torch.randint(0, 11, (5, 7))
@@ -200,6 +206,14 @@ def test_loss_reaches_only_model_tokens(tiny):
     target_is_model = enc.loss_mask[1:].bool()
     assert (grad[~target_is_model] == 0).all()
     assert (grad[target_is_model] > 0).all()
+    # the step asks the model only for the logits it needs (from the first model token on): same numbers
+    keep = _logits_to_keep(batch["loss_mask"])
+    assert keep == enc.length - enc.spans[1][1] + 1
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "pixel_values", "image_grid_thw",
+                                    "mm_token_type_ids") if k in batch}
+    with torch.no_grad():
+        kept = token_logprobs(model(**inputs, logits_to_keep=keep).logits, batch["input_ids"][:, -keep:])
+    assert torch.allclose(kept, logp.detach()[:, -(keep - 1):], atol=1e-5)
     tok = processor.tokenizer
     sandbox_ids = [int(enc.input_ids[i]) for role, a, b in enc.spans if role == "sandbox" for i in range(a, b)]
     assert "altitude drawn" in tok.decode(sandbox_ids) and model.config.image_token_id in sandbox_ids

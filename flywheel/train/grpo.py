@@ -187,14 +187,14 @@ def _update(ctx: StepContext, batches: list[tuple[dict, torch.Tensor]]) -> dict[
     sums = {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_fraction": 0.0}
     tokens, rows = 0, 0
     for batch, adv in batches:
-        inputs = model_inputs(batch)
-        logits = ctx.model(**inputs).logits
-        logp = token_logprobs(logits, batch["input_ids"])
-        mask = batch["loss_mask"][:, 1:]
+        inputs, keep = model_inputs(batch), _logits_to_keep(batch["loss_mask"])
+        ids, mask = batch["input_ids"][:, -keep:], batch["loss_mask"][:, -keep + 1:]
+        logits = ctx.model(**inputs, logits_to_keep=keep).logits
+        logp = token_logprobs(logits, ids)
         ref_logp = None
         if reference is not None:
             with torch.no_grad():
-                ref_logp = token_logprobs(reference(**inputs).logits, batch["input_ids"])
+                ref_logp = token_logprobs(reference(**inputs, logits_to_keep=keep).logits, ids)
         loss, stats = policy_loss(logp, logp.detach(), adv, mask, cfg.clip_eps_low, cfg.clip_eps_high,
                                   ref_logp, cfg.kl_coef, n_tokens=max(n_tokens, 1.0))
         if n_tokens:
@@ -208,6 +208,17 @@ def _update(ctx: StepContext, batches: list[tuple[dict, torch.Tensor]]) -> dict[
     norm = _clip_and_step(ctx)
     return {**sums, "grad_norm": norm, "tokens": float(tokens), "loss_tokens": n_tokens,
             "response_length": n_tokens / max(rows, 1), "update_s": time.perf_counter() - start}
+
+
+def _logits_to_keep(loss_mask: torch.Tensor) -> int:
+    """How many final positions need logits: from the one before the batch's first loss token to the end.
+    The prompt (system text, question, image tokens) is most of a sequence, and the vocabulary projection of
+    its positions (152k columns for Qwen) would be the largest cost of the forward and of its memory."""
+    rows = loss_mask.any(dim=1)
+    if not rows.any():
+        return loss_mask.shape[1]
+    first = int(loss_mask[rows].float().argmax(dim=1).min())
+    return min(loss_mask.shape[1], loss_mask.shape[1] - first + 1)
 
 
 def _clip_and_step(ctx: StepContext) -> float:
