@@ -346,6 +346,51 @@ def test_policy_backend_samples_from_the_live_model(tiny, sandbox):
         assert encode(processor, r.as_example(_example()), 1024).loss_mask.sum() > 0
 
 
+def test_policy_backend_cuts_at_stop_strings_and_end_of_turn(tiny):
+    from flywheel.train.modeling import load_policy
+
+    model, processor = load_policy(tiny)
+    backend = PolicyBackend(model, processor)
+    tok = processor.tokenizer
+    ids = tok("Draw.<code>print(1)</code> trailing", add_special_tokens=False)["input_ids"]
+    assert backend._finish(ids, ("</code>", "</answer>")) == ("Draw.<code>print(1)", len(ids), "stop")
+    ended = tok("All done", add_special_tokens=False)["input_ids"] + [tok.eos_token_id, backend.pad_id]
+    assert backend._finish(ended, ("</code>",)) == ("All done", len(ended) - 1, "stop")
+    assert backend._finish(ended[:-2], ("</code>",))[2] == "length"
+
+
+class ReloadingBackend:
+    """Stands in for the vLLM backend's weight reload: records the folder it is asked to load."""
+
+    name = "reloading"
+
+    def __init__(self) -> None:
+        self.loaded: list[str] = []
+
+    def generate(self, requests):
+        return []
+
+    def load_weights(self, path: str) -> float:
+        self.loaded.append(path)
+        return 0.0
+
+    def close(self) -> None:
+        pass
+
+
+def test_sync_weights_saves_then_reloads_and_skips_the_live_policy(tiny, tmp_path):
+    from flywheel.train.modeling import load_policy
+    from flywheel.train.rollout import sync_weights
+
+    model, processor = load_policy(tiny)
+    assert sync_weights(PolicyBackend(model, processor), model, tmp_path) is None
+    engine = ReloadingBackend()
+    assert sync_weights(engine, model, tmp_path / "w") >= 0
+    assert engine.loaded == [str(tmp_path / "w")] and (tmp_path / "w" / "config.json").is_file()
+    with pytest.raises(ValueError, match="folder"):
+        sync_weights(engine, model)
+
+
 # -- the step ------------------------------------------------------------------------------------------------
 
 
