@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from generators.procedural.catalog import FAMILIES  # noqa: E402
-from verifiers.dedup_index import DedupIndex  # noqa: E402
+from verifiers.dedup_index import FORMAT, DedupIndex  # noqa: E402
 from verifiers.image_hash import HammingIndex, ImageKey, hamming, phash, same_image  # noqa: E402
 from verifiers.near_dup import KeyTable, minhash, normalise, numbers_of, shingles  # noqa: E402
 
@@ -145,7 +145,8 @@ def test_persistence_round_trip(tmp_path):
     assert again.to_bytes() == index.to_bytes()
     with np.load(io.BytesIO(index.to_bytes())) as z:
         arrays = {k: z[k] for k in z.files}
-    arrays["meta"] = np.frombuffer(arrays["meta"].tobytes().replace(b'"format": 1', b'"format": 9'), np.uint8)
+    old, new = f'"format": {FORMAT}'.encode(), b'"format": 9'
+    arrays["meta"] = np.frombuffer(arrays["meta"].tobytes().replace(old, new), np.uint8)
     other = io.BytesIO()
     np.savez(other, **arrays)
     with pytest.raises(ValueError, match="format 9"):

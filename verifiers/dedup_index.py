@@ -46,7 +46,7 @@ from verifiers.near_dup import (
     numbers_of,
 )
 
-FORMAT = 1  # bump when the stored arrays change meaning; from_bytes refuses other versions
+FORMAT = 2  # bump when the stored arrays change meaning (2: shingles mixed from word hashes); from_bytes refuses others
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,7 @@ class DedupIndex:
         self._image_rows = Column(np.int64)  # index row of each HammingIndex row
         self._text = KeyTable(cap=self.rules.bucket_cap)
         self._phash = HammingIndex(radius=self.rules.phash_radius, cap=self.rules.bucket_cap)
+        self._last: tuple[tuple[Row, ...], _Prepared] | None = None  # see _prepare
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -137,14 +138,24 @@ class DedupIndex:
 
     def check_many(self, rows: Sequence[Row]) -> list[DupHit | None]:
         """One verdict per row, as if the rows were checked and the non-duplicates added one by one."""
-        return self._check(prepare(rows))
+        return self._check(self._prepare(rows))
 
     def add_many(self, rows: Sequence[Row]) -> None:
-        self._add(prepare(rows))
+        self._add(self._prepare(rows))
+
+    def _prepare(self, rows: Sequence[Row]) -> _Prepared:
+        """`prepare`, remembering the last batch: a gate checks a problem and then adds it, and preparing
+        it twice (normalise, MinHash, two image decodes) was half the cost of a one-problem check."""
+        rows = tuple(rows)
+        if self._last is not None and self._last[0] == rows:
+            return self._last[1]
+        batch = prepare(rows)
+        self._last = (rows, batch)
+        return batch
 
     def filter_new(self, rows: Sequence[Row]) -> list[DupHit | None]:
         """Check a batch and add the rows that are not duplicates: the call a round makes per part."""
-        batch = prepare(rows)
+        batch = self._prepare(rows)
         hits = self._check(batch)
         self._add(_take(batch, [i for i, h in enumerate(hits) if h is None]))
         return hits
@@ -202,6 +213,8 @@ class DedupIndex:
         hits: list[DupHit | None] = [None] * len(b.ids)
         for k in first.tolist():
             hits[int(q[k])] = _hit(self.ids, int(r[k]), reason[k], sim[k], dist[k])
+        if len(b.ids) < 2:
+            return hits
         inner = DedupIndex(self.rules)  # the batch against itself, so one batch never accepts two copies
         inner._add(b)
         q, r = inner._candidates(b)

@@ -24,7 +24,6 @@ NUM_PERM = 128
 BANDS = 16  # 16 bands x 8 rows: a pair at Jaccard 0.8 shares a band with p = 0.998, at 0.5 with p = 0.06
 ROWS = NUM_PERM // BANDS
 SHINGLE = 2  # word bigrams: one changed word in a 25-word question moves Jaccard to ~0.85, not ~0.8 (3-grams)
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 _WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
                                           "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
@@ -64,11 +63,32 @@ def numbers_key(numbers: tuple[str, ...]) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def shingles(tokens: Sequence[str], n: int = SHINGLE) -> list[int]:
-    """32-bit hashes of the word n-grams (the whole question when it is shorter than n)."""
-    if len(tokens) < n:
-        return [zlib.crc32(" ".join(tokens).encode())]
-    return [zlib.crc32(" ".join(tokens[i:i + n]).encode()) for i in range(len(tokens) - n + 1)]
+def shingles(tokens: Sequence[str]) -> list[int]:
+    """64-bit hashes of the word bigrams (the whole question when it is shorter than two words)."""
+    flat, _ = shingle_batch([tokens])
+    return flat.tolist()
+
+
+_LAST = np.uint64(0x5DEECE66D)  # stands for "no next word": a one-word question's only shingle
+
+
+def shingle_batch(token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Word-bigram hashes of many questions as one flat uint64 array plus the count per question.
+
+    Each distinct word is hashed once per batch (a dict), and the bigrams are mixed from word hashes in
+    numpy: Python touches each word once, not each bigram's joined string. An empty question is one
+    empty word, so every question has at least one shingle (reduceat needs non-empty groups).
+    """
+    token_lists = [t or ("",) for t in token_lists]
+    vocab = {w: zlib.crc32(w.encode()) for w in {w for t in token_lists for w in t}}
+    words = np.fromiter((vocab[w] for t in token_lists for w in t), np.uint64)
+    counts = np.fromiter((len(t) for t in token_lists), np.int64, count=len(token_lists))
+    last = np.zeros(words.size, bool)
+    last[np.cumsum(counts) - 1] = True
+    following = np.append(words[1:], _LAST)
+    following[last] = _LAST
+    keep = ~last | np.repeat(counts == 1, counts)  # bigrams, or the single word of a one-word question
+    return mix(words[keep], following[keep]), np.maximum(counts - 1, 1)
 
 
 def _permutations(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,27 +101,35 @@ def _permutations(seed: int) -> tuple[np.ndarray, np.ndarray]:
 _A, _B = _permutations(20251106)
 
 
-def minhash(shingle_lists: Sequence[Sequence[int]], chunk: int = 1024) -> np.ndarray:
-    """MinHash signatures, (n, NUM_PERM) uint32, for many questions at once.
+def minhash(shingle_lists: Sequence[Sequence[int]]) -> np.ndarray:
+    """MinHash signatures, (n, NUM_PERM) uint32, of questions given as lists of shingle hashes."""
+    lengths = np.fromiter((len(x) for x in shingle_lists), np.int64, count=len(shingle_lists))
+    return minhash_flat(np.fromiter((h for x in shingle_lists for h in x), np.uint64), lengths)
+
+
+def minhash_flat(flat: np.ndarray, lengths: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """MinHash signatures for questions whose shingles lie end to end in `flat` (each length >= 1).
 
     Each permutation is multiply-shift hashing, `(a*x + b) mod 2**64 >> 32`, a universal family that needs no
-    modulo; numpy wraps uint64 products, which is exactly the mod. Questions go in chunks to bound memory.
+    modulo; numpy wraps uint64 products, which is exactly the mod. Questions go in chunks to bound memory,
+    and the arithmetic is in place (one (shingles, NUM_PERM) buffer per chunk).
     """
-    out = np.empty((len(shingle_lists), NUM_PERM), dtype=np.uint32)
+    out = np.empty((len(lengths), NUM_PERM), dtype=np.uint32)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
     with np.errstate(over="ignore"):
-        for lo in range(0, len(shingle_lists), chunk):
-            part = shingle_lists[lo:lo + chunk]
-            lengths = np.fromiter((len(s) for s in part), dtype=np.int64, count=len(part))
-            flat = np.fromiter((h for s in part for h in s), dtype=np.uint64, count=int(lengths.sum()))
-            hashed = ((flat[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)).astype(np.uint32)
-            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            out[lo:lo + len(part)] = np.minimum.reduceat(hashed, starts, axis=0)
+        for lo in range(0, len(lengths), chunk):
+            hi = min(lo + chunk, len(lengths))
+            hashed = np.multiply.outer(np.asarray(flat[starts[lo]:ends[hi - 1]], np.uint64), _A)
+            hashed += _B[None, :]
+            hashed >>= np.uint64(32)
+            out[lo:hi] = np.minimum.reduceat(hashed, starts[lo:hi] - starts[lo], axis=0)
     return out
 
 
 def minhash_tokens(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
     """MinHash signatures of normalised questions (their word bigrams)."""
-    return minhash([shingles(t) for t in token_lists])
+    return minhash_flat(*shingle_batch(token_lists))
 
 
 def jaccard_estimate(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -110,25 +138,29 @@ def jaccard_estimate(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 def mix(*parts: np.ndarray | int) -> np.ndarray:
-    """A 64-bit mix of uint64 columns (splitmix64 finaliser after each part), for bucket keys."""
+    """A 64-bit mix of uint64 columns (splitmix64 finaliser after each part), for bucket keys. In place:
+    bucket keys are mixed for every check, and for one question the temporaries were most of its cost."""
     h = np.zeros(np.broadcast_shapes(*(np.shape(p) for p in parts)), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for p in parts:
-            h = (h ^ np.asarray(p, dtype=np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
+            h ^= np.asarray(p, dtype=np.uint64)
+            h *= np.uint64(0x9E3779B97F4A7C15)
             h ^= h >> np.uint64(31)
-            h = (h * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
+            h *= np.uint64(0xBF58476D1CE4E5B9)
             h ^= h >> np.uint64(29)
     return h
 
 
 def band_keys(signatures: np.ndarray, numbers: np.ndarray) -> np.ndarray:
-    """(n, BANDS) uint64 bucket keys: each band's ROWS slots, the band's index and the numbers key mixed."""
+    """(n, BANDS) uint64 bucket keys: each band's ROWS slots, the band's index and the numbers key mixed.
+
+    Keys use the low 16 bits of each slot (what the index stores), read four slots to a uint64 word, so a
+    band is two words to mix, not eight slots. Keys are rebuilt on load, never stored, so byte order is moot.
+    """
     n = signatures.shape[0]
-    bands = signatures.reshape(n, BANDS, ROWS).astype(np.uint64)
-    keys = mix(numbers[:, None], np.arange(BANDS, dtype=np.uint64)[None, :])
-    for r in range(ROWS):
-        keys = mix(keys, bands[:, :, r])
-    return keys
+    words = np.ascontiguousarray(signatures, dtype=np.uint16).view(np.uint64).reshape(n, BANDS, ROWS // 4)
+    return mix(numbers[:, None], np.arange(BANDS, dtype=np.uint64)[None, :],
+               *(words[:, :, k] for k in range(ROWS // 4)))
 
 
 class Column:
