@@ -16,7 +16,15 @@ from PIL import Image  # noqa: E402
 from generators.procedural.catalog import FAMILIES  # noqa: E402
 from verifiers.dedup_index import FORMAT, DedupIndex  # noqa: E402
 from verifiers.image_hash import HammingIndex, ImageKey, hamming, phash, same_image  # noqa: E402
-from verifiers.near_dup import KeyTable, minhash, normalise, numbers_of, shingles  # noqa: E402
+from verifiers.near_dup import (  # noqa: E402
+    KeyTable,
+    minhash,
+    minhash_tokens,
+    normalise,
+    numbers_of,
+    shingle_batch,
+    shingles,
+)
 
 
 def figure(points, label="ABC", size=(4, 3)) -> bytes:
@@ -74,6 +82,15 @@ def test_minhash_estimates_jaccard():
     assert abs((sig[0] == sig[1]).mean() - true) < 0.15
 
 
+def test_shingle_batch_matches_one_question_at_a_time_and_keeps_short_questions():
+    toks = [normalise(Q), [], normalise("five"), normalise("Find AB"), normalise(Q.upper())]
+    _, counts = shingle_batch(toks)
+    assert counts.tolist() == [len(toks[0]) - 1, 1, 1, 1, len(toks[0]) - 1]
+    batch = minhash_tokens(toks)
+    assert np.array_equal(batch, np.concatenate([minhash_tokens([t]) for t in toks]))
+    assert (batch[0] == batch[4]).all() and not (batch[1] == batch[2]).all()
+
+
 def test_text_variants_caught_and_template_siblings_not():
     index = DedupIndex()
     index.add("p1", Q, None)
@@ -118,6 +135,25 @@ def test_batch_keeps_the_first_copy_only():
     hits = index.filter_new([("a", Q, None), ("b", Q.upper(), None), ("c", Q.replace("7 cm", "9 cm"), None)])
     assert [h.id if h else None for h in hits] == [None, "a", None]
     assert index.ids == ["a", "c"]
+
+
+def test_batch_verdicts_match_single_checks():
+    """The vectorised confirmation picks the same best row as checking one problem at a time."""
+    png, other = figure(TRI), figure(OTHER)
+    q = "The figure shows triangle ABC with its side lengths marked. Find the area of triangle ABC."
+    index = DedupIndex.rebuild([("a", Q, None), ("b", q, png), ("c", q.upper(), None), ("d", "", other),
+                                ("e", Q.replace("7 cm", "9 cm"), None)])
+    queries = [("x", Q.lower(), None), ("y", q + "!", shifted(png)), ("z", q, None), ("w", "", other),
+               ("v", Q.replace("7 cm", "8 cm"), None), ("u", q, other)]
+    singles = [index.check(*row) for row in queries]
+    assert index.check_many(queries) == singles
+    assert [(h.id, h.reason) if h else None for h in singles] == [
+        ("a", "text"), ("b", "text+image"), ("b", "text"), ("d", "image"), None, ("c", "text")]
+    # "z": b and c tie (text, similarity 1.0) and the older row wins; "u": another figure than b's, but c has
+    # no figure, so near-identical text decides.
+    index.check("t", Q.upper(), None)
+    index.add("t", Q.upper(), None)  # the gate's check-then-add reuses the prepared row
+    assert index.ids[-1] == "t" and index.check("s", Q.upper(), None).id == "a"
 
 
 def test_procedural_drafts_are_not_flagged():
