@@ -101,12 +101,14 @@ CHECKS = (check_difficulty_rises, check_seed_coverage_rises, check_knowledge_gro
           check_every_operator_with_lineage, check_duplicate_rate)
 
 
+@pytest.mark.timeout(1800)  # the shared fixture runs five rounds (about 2-3 minutes on an idle 2-core box)
 @pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
 def test_five_rounds_evolve(five_rounds, check):
     check(five_rounds)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_five_default_rounds_evolve(tmp_path):
     _evolve(tmp_path / "data", None)
     for check in CHECKS:
