@@ -99,7 +99,7 @@ class VLLMBackend:
         self.load_seconds = time.perf_counter() - start
         config = self._llm.llm_engine.model_config
         self.context = config.max_model_len
-        self._tied = bool(getattr(config.hf_text_config, "tie_word_embeddings", False))
+        self._tied = any(getattr(c, "tie_word_embeddings", False) for c in (config.hf_config, config.hf_text_config))
         self._bias = {t: SUPPRESS_BIAS for t in _vision_token_ids(config.hf_config, self._tokenizer)}
         self._sampling_cls = vllm.SamplingParams
 
