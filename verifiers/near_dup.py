@@ -23,7 +23,7 @@ import numpy as np
 NUM_PERM = 128
 BANDS = 16  # 16 bands x 8 rows: a pair at Jaccard 0.8 shares a band with p = 0.998, at 0.5 with p = 0.06
 ROWS = NUM_PERM // BANDS
-SHINGLE = 2  # word bigrams: one changed word in a 25-word question moves Jaccard to ~0.85, not ~0.8 (3-grams)
+SHINGLE = 2  # word bigrams (shingle_batch pairs words): one changed word in 25 moves Jaccard to ~0.85, not ~0.8
 
 _WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
                                           "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
