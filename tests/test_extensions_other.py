@@ -119,6 +119,7 @@ def test_extensions_run_in_the_sandbox_and_agree(sandbox):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_every_extension_runs_in_the_sandbox_at_every_level(sandbox):
     drafts = [_pair(name, op, seed, level)[1] for name, op in CASES for seed in (400, 401) for level in range(1, 6)]
     _assert_runs_agree(sandbox, drafts)

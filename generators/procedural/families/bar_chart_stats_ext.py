@@ -47,19 +47,23 @@ def parallel(rng: random.Random, parent_seed: int, parent_level: int) -> Draft:
     raise AssertionError("every bar chart supports several statistics")  # nine kinds; at most a few coincide
 
 
-def _change(rng: random.Random, chart: Chart, ask: Ask, places: int) -> tuple[int, int, Fraction]:
-    """A bar (one the question uses) and a new grid value for it that changes the rounded answer."""
-    bars = sorted(set(ask.bars)) or list(range(len(chart.values)))
+def _change(rng: random.Random, chart: Chart, ask: Ask, places: int) -> tuple[tuple[int, ...], int, Fraction]:
+    """Bars and one new grid value for them that changes the rounded answer: one bar, a bar the question uses
+    when one can; two bars when no single bar moves it (a median among repeated heights)."""
     before = Fraction(fixed(ask.value(chart.values), places))
-    while True:
-        k, v = rng.choice(bars), chart.step * rng.randint(1, chart.ymax // chart.step)
-        values = chart.values[:k] + (v,) + chart.values[k + 1 :]
-        after = ask.value(values)
-        negative = after < 0 <= before and "decrease" not in ask.question  # e.g. a missing bar cannot be < 0
-        if v == chart.values[k] or is_tie(after, places) or negative:
-            continue
-        if Fraction(fixed(after, places)) != before:
-            return k, v, Fraction(fixed(after, places)) - before
+    n = len(chart.values)
+    for group in ([(k,) for k in range(n)], [(i, j) for i in range(n) for j in range(i + 1, n)]):
+        options = []
+        for ks in group:
+            for v in range(chart.step, chart.ymax + 1, chart.step):
+                after = ask.value(tuple(v if k in ks else x for k, x in enumerate(chart.values)))
+                negative = after < 0 <= before and "decrease" not in ask.question  # a missing bar cannot be < 0
+                moved = not is_tie(after, places) and Fraction(fixed(after, places)) != before
+                if all(v != chart.values[k] for k in ks) and moved and not negative:
+                    options.append((set(ks) <= set(ask.bars), ks, v, Fraction(fixed(after, places)) - before))
+        if options:
+            return rng.choice([o for o in options if o[0]] or options)[1:]
+    raise AssertionError("moving two bars anywhere on the grid changes every statistic the family asks")
 
 
 def _programs(parent: Draft, old: tuple[int, ...], new: tuple[int, ...], places: int) -> tuple[str, str]:
@@ -77,35 +81,47 @@ def _programs(parent: Draft, old: tuple[int, ...], new: tuple[int, ...], places:
     return sym, num
 
 
+def _outlines(chart: Chart, ks: tuple[int, ...], v: int) -> str:
+    """Render code for the change: a red dashed outline and a label at the new height of each changed bar."""
+    slot = (RIGHT - LEFT) / len(chart.values)
+    top = round(chart.y(v), 2)
+    code = f"# the change: red dashed outlines show the new value of {' and '.join(chart.labels[k] for k in ks)}\n"
+    for k in ks:
+        x, old_top = round(chart.x(k) - 0.3 * slot, 2), chart.y(chart.values[k])
+        label_x = round(max(chart.x(k), LEFT + 75), 2)  # the first bar's label would cover the value axis
+        code += (
+            f"ax.add_patch(plt.Rectangle(({x}, {top}), {round(0.6 * slot, 2)}, {round(BOTTOM - top, 2)}, fill=False,\n"
+            "                           edgecolor='red', ls='--', lw=2.5, zorder=4))\n"
+            f"ax.text({label_x}, {round(min(top, old_top) - 6, 2)}, 'new {chart.labels[k]} = {v}', color='red',\n"
+            "        ha='center', va='bottom', fontsize=12, weight='bold', zorder=7,\n"
+            "        bbox=dict(facecolor='white', edgecolor='red', pad=1.5))\n"
+        )
+    return code
+
+
 def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft:
     """The parent's statistic, then its change when one bar takes a new value (a red dashed outline)."""
     chart, ask = scene(random.Random(parent_seed), parent_level)
     parent = draft_of(chart, ask, parent_level)
     places = len(parent.answer.split(".")[1]) if "." in parent.answer else 0
-    k, v, delta = _change(rng, chart, ask, places)
-    new = chart.values[:k] + (v,) + chart.values[k + 1 :]
-    after, answer, name = fixed(ask.value(new), places), fixed(delta, places), chart.labels[k]
-    slot = (RIGHT - LEFT) / len(chart.values)
-    x, top, old_top = round(chart.x(k) - 0.3 * slot, 2), round(chart.y(v), 2), chart.y(chart.values[k])
-    label_x = round(max(chart.x(k), LEFT + 75), 2)  # the first bar's label would cover the value axis
-    render = parent.render_code + (
-        f"# the change: a red dashed outline shows the new value of {name}\n"
-        f"ax.add_patch(plt.Rectangle(({x}, {top}), {round(0.6 * slot, 2)}, {round(BOTTOM - top, 2)}, fill=False,\n"
-        "                           edgecolor='red', ls='--', lw=2.5, zorder=4))\n"
-        f"ax.text({label_x}, {round(min(top, old_top) - 6, 2)}, 'new {name} = {v}', color='red',\n"
-        "        ha='center', va='bottom', fontsize=12, weight='bold', zorder=7,\n"
-        "        bbox=dict(facecolor='white', edgecolor='red', pad=1.5))\n"
-    )
+    ks, v, delta = _change(rng, chart, ask, places)
+    new = tuple(v if k in ks else x for k, x in enumerate(chart.values))
+    after, answer = fixed(ask.value(new), places), fixed(delta, places)
+    name = " and ".join(chart.labels[k] for k in ks)
+    top = round(chart.y(v), 2)
+    render = parent.render_code + _outlines(chart, ks, v)
     tool = _tool(chart, ask) + (
         f"ax.plot([{LEFT}, {RIGHT}], [{top}, {top}], ':', color='purple', lw=2.5, zorder=6)\n"
-        f"ax.text({LEFT + 4}, {top - 4}, 'new {name} = {v}', color='purple', fontsize=12, va='bottom', zorder=7)\n"
+        f"ax.text({LEFT + 4}, {top - 4}, 'new level {v}', color='purple', fontsize=12, va='bottom', zorder=7)\n"
     )
     match = re.search(r"Give the answer (in [^,.]+)", ask.question)
     unit = match.group(1).replace(" as a whole number", "") if match else ""
     fmt = f"rounded to {places} decimal place{'s' if places > 1 else ''}" if places else "as a whole number"
     question = (
-        f"{parent.question} Now suppose the value for {name} is changed to {v} {chart.unit}, as the red dashed "
-        "outline shows, and the same question is asked again. By how much does its answer change? Give the answer "
+        f"{parent.question} Now suppose the {'value for' if len(ks) == 1 else 'values for'} {name} "
+        f"{'is' if len(ks) == 1 else 'are both'} changed to {v} "
+        f"{chart.unit}, as the red dashed outline{'s show' if len(ks) > 1 else ' shows'}, and the same question is "
+        "asked again. By how much does its answer change? Give the answer "
         f"{unit} {fmt}, as the new answer minus the original one (negative for a decrease)."
     ).replace("  ", " ")
     sym, num = _programs(parent, chart.values, new, places)
@@ -114,12 +130,12 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
         SolutionStep("code", f"Mark the bars the question uses and the new level of {name}.", tool),
         SolutionStep(
             "think",
-            f"With {name} at {v} instead of {chart.values[k]} the values are {', '.join(map(str, new))}; "
+            f"With {name} at {v} the values are {', '.join(map(str, new))}; "
             f"the same calculation now gives {after}.",
         ),
         SolutionStep("think", f"The change is {after} - ({parent.answer}) = {answer}. The answer is {answer}."),
     )
-    element = NamedElement(f"new {name}", "bar_top", round(chart.x(k), 2), top)
+    elements = tuple(NamedElement(f"new {chart.labels[k]}", "bar_top", round(chart.x(k), 2), top) for k in ks)
     return Draft(
         family=FAMILY,
         concepts=parent.concepts + ("statistics_charts.comparing_distributions",),
@@ -132,7 +148,7 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
         answer_code=sym,
         check_code=num,
         solution=solution,
-        elements=parent.elements + (element,),
+        elements=parent.elements + elements,
         tools=parent.tools,
         width=parent.width,
         height=parent.height,

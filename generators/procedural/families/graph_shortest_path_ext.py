@@ -86,24 +86,32 @@ def _new_road(rng: random.Random, g: Graph, kind: str, made: tuple, level: int) 
             value, segs = _value(new, kind, legs, skip)
             if value < best:
                 return (u, v, w), new, value, segs
-    # no crossing-free new road helps: make a road the answer uses shorter instead (always helps)
-    used = [(u, v, w) for u, v, w in g.edges if ((u, v) in made[4] or (v, u) in made[4]) and w > 1]
-    u, v, w = rng.choice(used)
-    cut = rng.randint(1, w - 1)
-    new = Graph(g.names, g.pos, tuple(sorted((a, b, cut if (a, b) == (u, v) else x) for a, b, x in g.edges)))
-    value, segs = _value(new, kind, legs, skip)
-    return (u, v, cut), new, value, segs
+    # no crossing-free new road helps: make a road the answer uses shorter instead (always helps) ...
+    used = [(u, v, w) for u, v, w in g.edges if ((u, v) in made[4] or (v, u) in made[4])]
+    if any(w > 1 for *_, w in used):
+        u, v, w = rng.choice([e for e in used if e[2] > 1])
+        cut = rng.randint(1, w - 1)
+        new = Graph(g.names, g.pos, tuple(sorted((a, b, cut if (a, b) == (u, v) else x) for a, b, x in g.edges)))
+        return (u, v, cut), new, *_value(new, kind, legs, skip)
+    # ... or, when all its roads are 1 km long, close one of them (the answer then grows; weight 0 marks it)
+    for u, v, _ in rng.sample(used, len(used)):
+        new = Graph(g.names, g.pos, tuple(e for e in g.edges if e[:2] != (u, v)))
+        try:
+            return (u, v, 0), new, *_value(new, kind, legs, skip)
+        except KeyError:  # closing it cuts the graph in two: try another road
+            continue
+    raise LookupError("no change to a single road alters this answer")
 
 
 def _programs(parent: Draft, old: Graph, new: Graph) -> tuple[str, str]:
     swap = f".replace({f'edges = {list(old.edges)!r}'!r}, {f'edges = {list(new.edges)!r}'!r}, 1)\n"
     sym = (
         RUN_PROGRAM + f"original = {embed(parent.answer_code)}\nchanged = original{swap}"
-        "print(int(last_line(original)) - int(last_line(changed)))\n"
+        "print(abs(int(last_line(original)) - int(last_line(changed))))\n"
     )
     num = (
         "import numpy as np\n" + RUN_PROGRAM + f"original = {embed(parent.check_code)}\nchanged = original{swap}"
-        "print(float(np.subtract(float(last_line(original)), float(last_line(changed)))))\n"
+        "print(float(np.abs(np.subtract(float(last_line(original)), float(last_line(changed))))))\n"
     )
     return sym, num
 
@@ -117,23 +125,26 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
     (x1, y1), (x2, y2) = g.pos[u], g.pos[v]
     road = f"{g.names[u]}{g.names[v]}"
     built = len(new.edges) > len(g.edges)
-    # a shortened road keeps its old label: the new length sits beside it, off the edge
+    # a changed road keeps its old label: the new length (or 'closed') sits beside it, off the edge
     nx, ny = (y1 - y2, x2 - x1) if not built else (0, 0)
     off = 24 / max(1e-9, (nx * nx + ny * ny) ** 0.5)
     tx, ty = round((x1 + x2) / 2 + nx * off, 1), round((y1 + y2) / 2 + ny * off, 1)
+    label = w if built else f"now {w}" if w else "closed"
     render = parent.render_code + (
-        f"# the change: road {road} {'is new' if built else 'gets shorter'}, dashed red, with its length\n"
+        f"# the change: road {road} is {'new' if built else 'changed'}, dashed red, with its label\n"
         f"ax.plot([{x1}, {x2}], [{y1}, {y2}], '--', color='red', lw=3, zorder=2)\n"
-        f"ax.text({tx}, {ty}, '{w if built else f'now {w}'}', ha='center', va='center', fontsize=13, color='red',\n"
+        f"ax.text({tx}, {ty}, '{label}', ha='center', va='center', fontsize=13, color='red',\n"
         "        weight='bold', zorder=3, bbox=dict(boxstyle='round,pad=0.25', facecolor='white', edgecolor='red'))\n"
     )
     change = f"a new road {road} of length {w} km is built" if built else f"road {road} is rebuilt {w} km long"
+    change = change if w else f"road {road} is closed"
     what = "tree" if kind == "mst" else "route"
+    trend = "decrease" if value < best else "increase"
     question = (
         f"{parent.question} Now {change} (the red dashed edge). By how much does "
-        "the answer to the question above decrease? Give the answer in km as a whole number."
+        f"the answer to the question above {trend}? Give the answer in km as a whole number."
     )
-    answer = str(best - value)
+    answer = str(abs(best - value))
     sym, num = _programs(parent, g, new)
     solution = (
         recap(parent.question, parent.answer, made[5]),
@@ -141,7 +152,7 @@ def sequential(rng: random.Random, parent_seed: int, parent_level: int) -> Draft
             "code", f"Highlight the best {what} once road {road} is available.", _tool(new, segs, "purple", skip)
         ),
         SolutionStep("think", f"With road {road} of length {w} the best {what} has length {value}."),
-        SolutionStep("think", f"It decreases by {best} - {value} = {answer}. The answer is {answer}."),
+        SolutionStep("think", f"It goes from {best} to {value}, a {trend} of {answer}. The answer is {answer}."),
     )
     return Draft(
         family=FAMILY,
