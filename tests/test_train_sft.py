@@ -273,19 +273,21 @@ def test_cli_train(tiny, shards, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # evolve starts Ray and renders in the sandbox: minutes on a busy 2-core box
 def test_end_to_end_from_flywheel_evolve(tiny, tmp_path):
     """Real flywheel output: a small evolve round, then perception and SFT through the CLI, chained."""
     data = tmp_path / "data"
     evolve = [sys.executable, "-m", "flywheel.cli", "evolve", "--rounds", "1", "--data", str(data),
               "--problems-per-round", "8"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(evolve, check=True, capture_output=True, timeout=600, env=env)
+    made = subprocess.run(evolve, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr[-3000:]
     model = tiny
     for stage in ("perception", "sft"):
         out = tmp_path / stage
         cmd = [sys.executable, "-m", "flywheel.cli", "train", "--stage", stage, "--data", str(data), "--model",
                model, "--out", str(out), "--steps", "2", "--no-ray"]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
         model = str(out / "model")
     assert checkpoint.latest(tmp_path / "sft").step == 2
