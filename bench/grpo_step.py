@@ -131,6 +131,8 @@ def run_ours(args: argparse.Namespace) -> dict:
                        group_size=args.group, kl_coef=args.kl, max_turns=1, max_new_tokens=args.length,
                        max_length=4096, device=args.device, dtype=args.dtype, reward_weights={"digits": 1.0})
     ctx = make_context(cfg, args.model, args.device, 0, 1, None)
+    if args.gradient_checkpointing:
+        ctx.module.gradient_checkpointing_enable()
     ctx.extras["backend"] = PolicyBackend(ctx.module, ctx.processor, cfg.max_length, min_new_tokens=args.length)
     ctx.extras["rewards"] = {"digits": lambda r, ex: digit_share(r.text)}
     prompts = [Example(f"p{i}", "rl", (prompt_segment(QUESTION, figure_png(i)),), "", "text")
@@ -181,6 +183,7 @@ def run_trl(args: argparse.Namespace) -> dict:
             lr_scheduler_type="constant", weight_decay=0.1, max_grad_norm=1.0, save_strategy="no", report_to=[],
             logging_steps=1, disable_tqdm=True, log_level="error", shuffle_dataset=False, seed=0,
             use_cpu=args.device == "cpu", bf16=args.dtype == "bfloat16",
+            gradient_checkpointing=args.gradient_checkpointing,  # TRL's default is on; ours is off
             generation_kwargs={"min_new_tokens": args.length, "suppress_tokens": vision_token_ids(model)})
         trainer = GRPOTrainer(model=model, reward_funcs=[_trl_reward], args=config,
                               train_dataset=Dataset.from_list(rows), processing_class=processor,
@@ -215,7 +218,7 @@ def child(side: str, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--side", side, "--model", args.model, "--device", args.device,
            "--dtype", args.dtype, "--group", str(args.group), "--prompts", str(args.prompts), "--length",
            str(args.length), "--steps", str(args.steps), "--warmup", str(args.warmup), "--kl", str(args.kl),
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads)] + (["--gradient-checkpointing"] if args.gradient_checkpointing else [])
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}",
@@ -247,7 +250,8 @@ def report(args: argparse.Namespace, results: dict, per_step_tokens: int, params
     print(f"\nGRPO step, {args.prompts} prompts x G={args.group}, {per_step_tokens // (args.prompts * args.group)} "
           f"tokens/sequence ({args.length} generated), {params / 1e6:.2f}M params, {args.device} {args.dtype}, "
           f"kl={args.kl}, median of {args.steps} steps after {args.warmup} warm-up, "
-          f"{args.threads or 'default'} torch threads, {os.cpu_count()} cores")
+          f"{args.threads or 'default'} torch threads, {os.cpu_count()} cores, gradient checkpointing "
+          f"{'on' if args.gradient_checkpointing else 'off'}, best of {max(1, args.repeats)} alternating runs")
     head = f"{'side':<6}{'step s':>9}{'tokens/s':>11}{'peak MB':>10}{'max RSS MB':>12}"
     print(head + (f"{'MFU':>8}" if flops else ""))
     summary: dict = {"per_step_tokens": per_step_tokens, "params": params, "args": vars(args)}
@@ -290,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kl", type=float, default=0.01, help="KL coefficient (0: no reference model on either side)")
     ap.add_argument("--peak-tflops", type=float, default=0.0, help="the card's peak, for MFU on unlisted GPUs")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads on both sides (0: default)")
+    ap.add_argument("--gradient-checkpointing", action="store_true", help="on both sides (TRL's own default)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="run the sides alternately this many times; each keeps its fastest run (a busy machine)")
     ap.add_argument("--skip-trl", action="store_true")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per side")
     ap.add_argument("--side", choices=("ours", "trl"), help=argparse.SUPPRESS)
@@ -309,9 +316,12 @@ def main(argv: list[str] | None = None) -> int:
             args.model = str(build_tiny_model(Path(tmp) / "model", size=args.size))
         tokens, params = prompt_tokens(args.model)
         per_step_tokens = args.prompts * args.group * (tokens + args.length)
-        results = {"ours": child("ours", args)}
         why = "skipped with --skip-trl" if args.skip_trl else trl_available()
-        results["trl"] = {"error": why} if why else child("trl", args)
+        runs: dict[str, list[dict]] = {"ours": [], "trl": []}
+        for _ in range(max(1, args.repeats)):
+            runs["ours"].append(child("ours", args))
+            runs["trl"].append({"error": why} if why else child("trl", args))
+        results = {side: min(rs, key=lambda r: r.get("step_s", float("inf"))) for side, rs in runs.items()}
         summary = report(args, results, per_step_tokens, params)
     if args.json:
         print(json.dumps(summary))
