@@ -63,7 +63,8 @@ def init_ray(cfg: FlywheelConfig) -> bool:
     return True
 
 
-HISTORY_COLUMNS = ["id", "round", "family", "concepts", "operator", "proposer", "seed", "level", "verdicts"]
+HISTORY_COLUMNS = ["id", "round", "family", "concepts", "operator", "proposer", "seed", "level", "verdicts",
+                   "parent_id"]
 
 
 def _history(data: Path, before_round: int) -> tuple[Counter, Counter, tuple]:
@@ -76,11 +77,12 @@ def _history(data: Path, before_round: int) -> tuple[Counter, Counter, tuple]:
     rows = [r for r in table if r["round"] < before_round]
     families = Counter(r["family"] for r in rows)
     concepts = Counter(c for r in rows for c in r["concepts"])
+    children = Counter(r["parent_id"] for r in rows if r["parent_id"])
     parents = []
     for r in rows:
         route = next((v["reason"] for v in r["verdicts"] or () if v["name"] == "route"), "")
         if r["operator"] == "seed" and r["proposer"] == "procedural" and (r["level"] or 0) > 0 and route != "unsolved":
-            parents.append(Parent(r["id"], r["family"], r["seed"], r["level"], route))
+            parents.append(Parent(r["id"], r["family"], r["seed"], r["level"], route, children[r["id"]]))
     return families, concepts, tuple(parents)
 
 

@@ -35,6 +35,7 @@ class Parent:
     seed: int
     level: int
     route: str = ""  # "too_easy" (every solver sample right) makes a preferred sequential parent
+    children: int = 0  # accepted extensions it already has: parents with fewer are drawn first
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ class ParentPicker:
     def __init__(self, parents: Sequence[Parent], families: dict[str, set[str]]) -> None:
         self.by_op = {op: sorted((p for p in parents if p.family in fams), key=lambda p: p.id)
                       for op, fams in families.items()}
-        self.used: Counter = Counter()
+        # Start from the children earlier rounds gave each parent, so later rounds spread over fresh parents
+        # instead of re-extending the same ones (which mostly yields duplicates of earlier children).
+        self.used: Counter = Counter({p.id: p.children for p in parents})
 
     def pick(self, rng: random.Random, operator: str, level: int) -> Parent | None:
         pool = self.by_op.get(operator, [])

@@ -138,3 +138,11 @@ def test_extracted_candidates_grow_the_system_and_merge_near_duplicates():
     assert len(report.added_concepts) == 1 and report.merged
     assert grown.concept(report.added_concepts[0]).added_round == 1
     assert len(grown.concepts) == len(ks.concepts) + 1
+
+
+def test_parents_with_children_from_earlier_rounds_are_drawn_last():
+    ext = {"parallel": {"triangle_area"}, "sequential": {"triangle_area"}}
+    parents = [Parent(f"p{i}", "triangle_area", i, 2, children=5 if i < 5 else 0) for i in range(10)]
+    tasks = plan_round(3, 30, 0, 2.5, ["triangle_area"], Counter(), parents, ext)
+    used = Counter(t.parent.id for t in tasks if t.parent)
+    assert sum(used[f"p{i}"] for i in range(5, 10)) > sum(used[f"p{i}"] for i in range(5))
