@@ -12,8 +12,10 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -276,3 +278,25 @@ def test_close_stops_the_engine_and_later_requests_fail_as_data(backend):
     assert not out[0].ok and "closed" in out[0].error
     with pytest.raises(RuntimeError, match="closed"):
         backend.load_weights(REPO)
+
+
+@needs_vllm
+@pytest.mark.slow  # a second engine, started inside a Ray actor: minutes on a busy 2-core box
+def test_a_ray_pool_serves_the_vllm_backend(model_dirs):
+    ray = pytest.importorskip("ray")
+    from flywheel.models.pool import ModelPool
+
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay under 108 bytes
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="flywheel-tests-vllm",
+             _temp_dir=temp)
+    try:
+        options = (("max_model_len", 1024), ("kv_cache_gib", 1))
+        pool = ModelPool(ModelSpec(backend="vllm", model=str(model_dirs[0]), num_cpus=1, options=options))
+        out = pool.generate([ask(f"Find side {k}.", figure_png(), max_tokens=8, n=2) for k in range(3)])
+        assert [c.ok for c in out] == [True] * 3, [c.error for c in out]
+        assert all(len(c.texts) == 2 and c.prompt_tokens > 66 for c in out)
+        assert pool.info()[0]["name"] == "vllm:tiny-qwen"
+        pool.close()
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
