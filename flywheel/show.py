@@ -145,7 +145,10 @@ def _glyph_px(ch: str, style: str) -> float:
     font.set_size(s["size"], DPI)
     # Hinting moves advances by up to ~5% at these sizes (wider for 10.5 pt, narrower for 11.5 pt), so
     # measure with the flags the renderer uses; unhinted widths let lines overflow their column.
-    return font.load_char(ord(ch), flags=get_hinting_flag()).horiAdvance / 64
+    try:
+        return font.load_char(ord(ch), flags=get_hinting_flag()).horiAdvance / 64
+    except RuntimeError:  # a glyph the font lacks (e.g. U+27C2 ⟂): Agg draws a box about as wide as "M"
+        return font.load_char(ord("M"), flags=get_hinting_flag()).horiAdvance / 64
 
 
 def text_px(text: str, style: str) -> float:

@@ -137,3 +137,13 @@ def test_text_stays_inside_its_column():
     crossing = np.nonzero(ink[rules[0]:, MARGIN + COL_MIN + 1: MARGIN + COL_MIN + GAP - 2].any(axis=1))[0]
     assert set(crossing + rules[0]) <= set(rules), "text runs from the left column into the gutter"
     assert not ink[:, -MARGIN + 2:].any() and not ink[:, : MARGIN - 2].any()
+
+
+def test_a_character_the_font_lacks_does_not_break_the_sheet():
+    from flywheel.records import SolutionStep, make_problem
+    from flywheel.show import make_sheet, text_px
+
+    assert text_px("AB ⟂ CD", "body") > text_px("AB CD", "body")
+    p = make_problem(question="Is AB ⟂ CD?", answer="yes", answer_kind="text",
+                     solution=(SolutionStep("think", "Draw OM ⟂ AB; then AM = MB."),))
+    assert make_sheet(p)[:8] == b"\x89PNG\r\n\x1a\n"
