@@ -12,29 +12,24 @@ torch and transformers are imported inside the backend, never at module import. 
 
 from __future__ import annotations
 
-import io
 import logging
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from flywheel.models.base import Completion, GenerationRequest, ImagePart, Message, SamplingParams
+from flywheel.models.base import Completion, GenerationRequest, SamplingParams
+from flywheel.models.chat import RequestError as _RequestError
+from flywheel.models.chat import all_images as _all_images
+from flywheel.models.chat import conversation as _conversation
+from flywheel.models.chat import decode_image as _decode_image
+from flywheel.models.chat import model_name as _model_name
+from flywheel.models.chat import vision_token_ids as _vision_token_ids
 
 log = logging.getLogger(__name__)
 
-# Config attributes that name image/video placeholder and delimiter tokens across model families (Qwen-VL,
-# LLaVA, Gemma 3); whichever a config has are suppressed while sampling.
-VISION_TOKEN_ATTRS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id",
-                      "image_token_index", "video_token_index", "boi_token_index", "eoi_token_index")
-VISION_TOKENS = ("<|vision_pad|>",)  # Qwen's padding marker has no config attribute
 DTYPES = ("float32", "bfloat16", "float16")
-
-
-class _RequestError(Exception):
-    """This request cannot run; its reason goes into `Completion.error`. Never leaves the module."""
 
 
 @dataclass(frozen=True)
@@ -287,43 +282,6 @@ def _batches(items: list[_Prepared], size: int) -> list[list[_Prepared]]:
     return [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
-def _all_images(messages: Sequence[Message]) -> list[bytes]:
-    return [part.png for m in messages for part in m.parts if isinstance(part, ImagePart)]
-
-
-def _conversation(messages: Sequence[Message]) -> list[dict]:
-    """HF chat format. Text-only messages as plain strings (some templates accept only those for system
-    turns); otherwise parts in order, images as `{"type": "image"}` placeholders the processor fills."""
-    out = []
-    for m in messages:
-        if not m.images:
-            out.append({"role": m.role, "content": m.text})
-            continue
-        parts = [{"type": "image"} if isinstance(p, ImagePart) else {"type": "text", "text": p.text} for p in m.parts]
-        out.append({"role": m.role, "content": parts})
-    return out
-
-
-def _decode_image(png: bytes, k: int):
-    """An RGB PIL image, fully read now so a truncated or foreign file fails here, for this request only."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(png)) as image:
-            image.load()
-            return image.convert("RGB")
-    except UnidentifiedImageError:  # its message names a BytesIO object's address, which helps nobody
-        raise _RequestError(f"image {k + 1} is not a readable image (unknown format)") from None
-    except Exception as exc:  # truncated data, a decompression bomb...: all mean "bad image"
-        raise _RequestError(f"image {k + 1} is not a readable image ({type(exc).__name__}: {exc})") from None
-
-
-def _model_name(model: str) -> str:
-    """The folder's name for a local model, the hub name otherwise."""
-    path = Path(model)
-    return path.resolve().name if path.is_dir() else model
-
-
 def _torch_dtype(name: str, device):
     import torch
 
@@ -339,16 +297,6 @@ def _ids(value) -> list[int]:
     if value is None:
         return []
     return [int(v) for v in value] if isinstance(value, (list, tuple)) else [int(value)]
-
-
-def _vision_token_ids(config, tokenizer) -> list[int]:
-    text = config.get_text_config()
-    ids = {getattr(c, a) for c in (config, text) for a in VISION_TOKEN_ATTRS if isinstance(getattr(c, a, None), int)}
-    for token in VISION_TOKENS:
-        tid = tokenizer.convert_tokens_to_ids(token)
-        if isinstance(tid, int) and tid != tokenizer.unk_token_id:
-            ids.add(tid)
-    return sorted(i for i in ids if 0 <= i < text.vocab_size)
 
 
 def _context_length(config, tokenizer) -> int:

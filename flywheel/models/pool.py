@@ -29,6 +29,10 @@ class BackendActor:
     def generate(self, requests: list[GenerationRequest]) -> list[Completion]:
         return self.backend.generate(requests)
 
+    def close(self) -> None:
+        """Free the engine (a vLLM engine owns worker processes that `ray.kill` alone would orphan)."""
+        self.backend.close()
+
     def info(self) -> dict:
         import os
 
@@ -87,9 +91,14 @@ class ModelPool:
 
         return ray.get([a.info.remote() for a in self.actors])
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 30.0) -> None:
+        """Ask every actor to close its backend (bounded wait: a hung engine must not hang the run), then kill."""
         import ray
 
+        try:
+            ray.get([a.close.remote() for a in self.actors], timeout=grace_s)
+        except Exception:  # noqa: BLE001 - dead or hung actors are killed below all the same
+            pass
         for a in self.actors:
             ray.kill(a)
 

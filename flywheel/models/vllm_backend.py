@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from flywheel.models.base import Completion, GenerationRequest, SamplingParams
-from flywheel.models.hf import _all_images, _conversation, _decode_image, _model_name, _vision_token_ids
+from flywheel.models.chat import RequestError as _RequestError
+from flywheel.models.chat import all_images as _all_images
+from flywheel.models.chat import conversation as _conversation
+from flywheel.models.chat import decode_image as _decode
+from flywheel.models.chat import model_name as _model_name
+from flywheel.models.chat import vision_token_ids as _vision_token_ids
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +42,6 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 # Added to the logits of tokens that must never be sampled. vLLM clamps a logit bias to [-100, 100]; -100 puts
 # a token e^-100 below its rivals, as good as never for logits of any real model.
 SUPPRESS_BIAS = -100.0
-
-
-class _RequestError(Exception):
-    """This request cannot run; its reason goes into `Completion.error`. Never leaves the module."""
 
 
 @dataclass(frozen=True)
@@ -244,16 +245,6 @@ def _import_vllm():
     except ModuleNotFoundError as exc:
         raise ModuleNotFoundError(f"{exc}; {INSTALL_HINT}", name=exc.name) from exc
     return vllm
-
-
-def _decode(png: bytes, k: int):
-    """`hf._decode_image` with its error as this module's request error."""
-    from flywheel.models import hf
-
-    try:
-        return _decode_image(png, k)
-    except hf._RequestError as exc:
-        raise _RequestError(str(exc)) from None
 
 
 def _free_cuda_cache() -> None:
