@@ -189,12 +189,12 @@ def _update(ctx: StepContext, batches: list[tuple[dict, torch.Tensor]]) -> dict[
     for batch, adv in batches:
         inputs, keep = model_inputs(batch), _logits_to_keep(batch["loss_mask"])
         ids, mask = batch["input_ids"][:, -keep:], batch["loss_mask"][:, -keep + 1:]
-        logits = ctx.model(**inputs, logits_to_keep=keep).logits
+        logits = ctx.model(**inputs, logits_to_keep=keep, use_cache=False).logits
         logp = token_logprobs(logits, ids)
         ref_logp = None
         if reference is not None:
             with torch.no_grad():
-                ref_logp = token_logprobs(reference(**inputs, logits_to_keep=keep).logits, ids)
+                ref_logp = token_logprobs(reference(**inputs, logits_to_keep=keep, use_cache=False).logits, ids)
         loss, stats = policy_loss(logp, logp.detach(), adv, mask, cfg.clip_eps_low, cfg.clip_eps_high,
                                   ref_logp, cfg.kl_coef, n_tokens=max(n_tokens, 1.0))
         if n_tokens:
