@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -466,6 +467,40 @@ def test_rl_stage_runs_from_shards(tiny, shards, tmp_path):
     assert checkpoint.latest(tmp_path / "rl").step == 2 and (tmp_path / "rl" / "model").is_dir()
     lines = (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and '"tool_calls"' in lines[0]
+
+
+def test_resumed_rl_run_anchors_the_kl_to_the_starting_model(tiny, shards, tmp_path, monkeypatch):
+    """Resume after step 1: the reference the resumed step uses holds the --model weights, not the checkpoint's."""
+    from safetensors.torch import load_file
+
+    from flywheel.train import loop
+
+    seen = {}
+
+    def watched(ctx, micro):  # the real step; afterwards, read the reference it built
+        metrics = grpo_step(ctx, micro)
+        seen[ctx.step] = {n: p.detach().clone() for n, p in ctx.extras["reference"].named_parameters()}
+        return metrics
+
+    monkeypatch.setitem(loop.STEPS, "rl", watched)
+    cfg = train_config(stage="rl", steps=1, batch_size=1, group_size=2, max_turns=1, max_new_tokens=8,
+                       max_length=1024, checkpoint_every=1, lr=1e-2, kl_coef=0.1)
+    loop.train_local(cfg, shards, tiny, tmp_path / "rl")
+    loop.train_local(replace(cfg, steps=2), shards, tiny, tmp_path / "rl")  # resumes from step 1's checkpoint
+    start = {k: v for f in sorted(Path(tiny).glob("*.safetensors")) for k, v in load_file(f).items()}
+    resumed = {k: v for f in sorted((tmp_path / "rl" / "model").glob("*.safetensors")) for k, v in load_file(f).items()}
+    assert set(seen) == {0, 1}
+    reference = seen[1]
+    moved = [n for n in reference if not torch.equal(start[_stored(n, start)], resumed[_stored(n, resumed)])]
+    assert moved  # weight decay alone moves the matrices, so the two candidates differ
+    assert all(torch.equal(reference[n], start[_stored(n, start)]) for n in reference)
+
+
+def _stored(name: str, tensors: dict) -> str:
+    """The key a parameter is saved under (transformers may save without the `model.` prefix)."""
+    if name in tensors:
+        return name
+    return next(k for k in tensors if name.endswith(k) or k.endswith(name.removeprefix("model.")))
 
 
 @pytest.mark.slow

@@ -63,6 +63,8 @@ def run_worker(cfg: TrainConfig, model: str, out: str | Path, source: Source, *,
     out = Path(out)
     resume = checkpoint.latest(out)
     ctx = make_context(cfg, str(resume.model) if resume else model, device or cfg.device, rank, world_size, prepare)
+    # The KL reference is the stage's starting model, never the resumed weights (grpo.py loads it from here).
+    ctx.extras["reference_path"] = model
     step, cursor = 0, 0
     if resume:
         checkpoint.restore(resume, ctx)
