@@ -129,10 +129,9 @@ def run_ours(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     cfg = train_config(stage="rl", steps=args.warmup + args.steps, lr=1e-6, warmup=0.0, batch_size=args.prompts,
                        group_size=args.group, kl_coef=args.kl, max_turns=1, max_new_tokens=args.length,
-                       max_length=4096, device=args.device, dtype=args.dtype, reward_weights={"digits": 1.0})
+                       max_length=4096, device=args.device, dtype=args.dtype, reward_weights={"digits": 1.0},
+                       gradient_checkpointing=args.gradient_checkpointing)
     ctx = make_context(cfg, args.model, args.device, 0, 1, None)
-    if args.gradient_checkpointing:
-        ctx.module.gradient_checkpointing_enable()
     ctx.extras["backend"] = PolicyBackend(ctx.module, ctx.processor, cfg.max_length, min_new_tokens=args.length)
     ctx.extras["rewards"] = {"digits": lambda r, ex: digit_share(r.text)}
     prompts = [Example(f"p{i}", "rl", (prompt_segment(QUESTION, figure_png(i)),), "", "text")
@@ -184,6 +183,7 @@ def run_trl(args: argparse.Namespace) -> dict:
             logging_steps=1, disable_tqdm=True, log_level="error", shuffle_dataset=False, seed=0,
             use_cpu=args.device == "cpu", bf16=args.dtype == "bfloat16",
             gradient_checkpointing=args.gradient_checkpointing,  # TRL's default is on; ours is off
+            gradient_checkpointing_kwargs={"use_reentrant": False},  # as ours (modeling.py)
             generation_kwargs={"min_new_tokens": args.length, "suppress_tokens": vision_token_ids(model)})
         trainer = GRPOTrainer(model=model, reward_funcs=[_trl_reward], args=config,
                               train_dataset=Dataset.from_list(rows), processing_class=processor,

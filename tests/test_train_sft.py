@@ -191,6 +191,27 @@ def test_sft_loss_falls_on_a_fixed_batch(tiny, shards):
     assert losses[-1] < 0.8 * losses[0], losses
 
 
+def test_gradient_checkpointing_gives_the_same_update(tiny, shards):
+    """Recomputing activations changes memory, not maths: same loss and same weights after one step."""
+    import torch
+
+    from flywheel.train.loop import make_context
+    from flywheel.train.sft import sft_step
+
+    runs = []
+    for checkpointing in (False, True):
+        cfg = _small(stage="sft", gradient_checkpointing=checkpointing)
+        ctx = make_context(cfg, tiny, "cpu", 0, 1, None)
+        assert ctx.module.is_gradient_checkpointing == checkpointing
+        if checkpointing:
+            assert ctx.module.config.get_text_config().use_cache is False
+        loss = sft_step(ctx, [examples(shards, cfg)[:2]])["loss"]
+        runs.append((loss, {n: p.detach().clone() for n, p in ctx.module.named_parameters()}))
+    (plain, before), (checked, after) = runs
+    assert checked == pytest.approx(plain, rel=1e-5)
+    assert all(torch.allclose(before[n], after[n], atol=1e-6) for n in before)
+
+
 @pytest.mark.parametrize("stage", ["perception", "sft"])
 def test_stage_trains_from_shards(stage, tiny, shards, tmp_path):
     from flywheel.train.loop import train_local

@@ -44,6 +44,7 @@ class TrainConfig:
     device: str = "cpu"  # cpu | cuda (Ray workers with a GPU use their own)
     dtype: str = "float32"  # float32 | bfloat16 (GPU)
     perception_questions: int = 4  # perception questions built per image
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% more compute
     # -- RL (GRPO) ------------------------------------------------------------------------------------
     group_size: int = 8  # G: samples per prompt; advantages are relative within the group
     kl_coef: float = 0.01  # beta of the k3 KL to the frozen reference; 0 = no reference model is loaded

@@ -20,7 +20,7 @@ from flywheel.train.context import StepContext, StepFn
 from flywheel.train.formats import Example
 from flywheel.train.grpo import grpo_step
 from flywheel.train.metrics import MetricsLog, plot
-from flywheel.train.modeling import load_policy, pad_id
+from flywheel.train.modeling import enable_gradient_checkpointing, load_policy, pad_id
 from flywheel.train.sft import sft_step
 
 # The one place a stage's update plugs in.
@@ -95,11 +95,14 @@ def run_worker(cfg: TrainConfig, model: str, out: str | Path, source: Source, *,
 
 def make_context(cfg: TrainConfig, model: str, device: str, rank: int, world_size: int,
              prepare: Callable | None) -> StepContext:
-    """Policy, optimizer (AdamW, no decay on biases and norms) and a warm-up + cosine schedule."""
+    """Policy (gradient checkpointing if configured), optimizer (AdamW, no decay on biases and norms) and a
+    warm-up + cosine schedule."""
     import torch
 
     torch.manual_seed(cfg.seed + rank)
     policy, processor = load_policy(model, device, cfg.dtype)
+    if cfg.gradient_checkpointing:  # here, so the sft and rl steps (and the bench) all get it the same way
+        enable_gradient_checkpointing(policy)
     decay = [p for n, p in policy.named_parameters() if p.requires_grad and p.ndim >= 2]
     rest = [p for n, p in policy.named_parameters() if p.requires_grad and p.ndim < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},

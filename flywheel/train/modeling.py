@@ -35,6 +35,17 @@ def load_policy(model: str, device: str = "cpu", dtype: str = "float32", local_f
     return policy, processor
 
 
+def enable_gradient_checkpointing(policy) -> None:
+    """Recompute each layer's activations in backward instead of keeping them (memory for compute).
+    Non-reentrant checkpointing works with inputs that do not require grad and with DDP; a KV cache is
+    useless while training (and incompatible with recomputation), so it is switched off in the configs;
+    generation asks for its own cache through the generation config."""
+    policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    for config in (policy.config, getattr(policy.config, "text_config", None)):
+        if config is not None and hasattr(config, "use_cache"):
+            config.use_cache = False
+
+
 def pad_id(processor) -> int:
     """The id collate pads with: the tokenizer's pad token, else its end-of-sequence token."""
     tokenizer = getattr(processor, "tokenizer", processor)
