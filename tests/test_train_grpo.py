@@ -345,6 +345,12 @@ def test_policy_backend_samples_from_the_live_model(tiny, sandbox):
     assert torch.equal(prompt.input_ids, encode(processor, _example(), 1024).input_ids)
     for r in rollouts:
         assert encode(processor, r.as_example(_example()), 1024).loss_mask.sum() > 0
+    # the loss scores exactly the sampled tokens: the model segments' ids, nothing re-tokenised or appended
+    for r, ex in zip(rollouts, [_example()] * 3 + [_example(image=False)] * 3, strict=True):
+        sampled = [t for s in r.segments if s.role == "model" for t in s.token_ids]
+        assert all(0 < len(s.token_ids) <= 12 for s in r.segments if s.role == "model")
+        encoded = encode(processor, r.as_example(ex), 1024)
+        assert encoded.input_ids[encoded.loss_mask.bool()].tolist() == sampled
 
 
 def test_policy_backend_cuts_at_stop_strings_and_end_of_turn(tiny):

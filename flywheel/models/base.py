@@ -66,7 +66,9 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class Completion:
-    """`texts` has `sampling.n` entries; on failure it is empty and `error` says why (never raised)."""
+    """`texts` has `sampling.n` entries; on failure it is empty and `error` says why (never raised).
+    `token_ids`: the sampled token ids behind each text, from a backend that has them (the trainer's live
+    policy), so a trainer scores exactly what was sampled; empty when the backend returns text only."""
 
     texts: tuple[str, ...]
     model: str
@@ -75,6 +77,7 @@ class Completion:
     seconds: float = 0.0
     finish_reasons: tuple[str, ...] = ()
     error: str | None = None
+    token_ids: tuple[tuple[int, ...], ...] = ()
 
     @property
     def ok(self) -> bool:

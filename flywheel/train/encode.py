@@ -3,7 +3,8 @@
 The prompt (system prompt + the user's turn with its figure) goes through the processor's chat template with
 `add_generation_prompt`, so it is exactly what generation sees; every later segment is tokenised on its own and
 appended, as a rollout produces it (generated tokens, then the sandbox's text tokenised separately). The last
-model segment ends with the end-of-turn token, which carries loss so the model learns to stop. Images are
+model segment ends with the end-of-turn token, which carries loss so the model learns to stop; a model segment
+that carries its sampled token ids (rollouts on the live policy) is taken as those ids, unchanged. Images are
 expanded by the processor itself (for Qwen, one <|image_pad|> per merged patch). Used by sft.py and grpo.py.
 """
 
@@ -114,6 +115,8 @@ def _encode_segment(processor, segment: Segment, first: bool, last_model: bool):
     """(ids, mm types, pixel_values or None, grid or None) for one segment."""
     if first != (segment.role == "prompt"):
         raise ValueError("an example has exactly one prompt segment, and it comes first")
+    if segment.token_ids is not None:  # sampled ids: trained as they are (no end-of-turn the model did not emit)
+        return list(segment.token_ids), [0] * len(segment.token_ids), None, None
     tokenizer = getattr(processor, "tokenizer", processor)
     text = _prompt_text(processor, segment) if first else segment.text
     if last_model:

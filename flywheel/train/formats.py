@@ -30,16 +30,21 @@ Role = Literal["prompt", "model", "sandbox"]
 @dataclass(frozen=True)
 class Segment:
     """One span of a transcript. Loss falls only on "model" segments; an `image` (PNG bytes) is shown where
-    the text holds `IMAGE` (the figure in the prompt, the edited figure in a sandbox output)."""
+    the text holds `IMAGE` (the figure in the prompt, the edited figure in a sandbox output). `token_ids`: a
+    model segment's sampled tokens when the sampler reported them; encode.py then trains on exactly those
+    instead of re-tokenising the text (which can give other, and more, tokens)."""
 
     role: Role
     text: str
     image: bytes | None = None
+    token_ids: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         marks = self.text.count(IMAGE)
         if marks != (1 if self.image is not None else 0):
             raise ValueError(f"{self.role} segment: {marks} {IMAGE} marks for {int(self.image is not None)} image")
+        if self.token_ids is not None and (self.role != "model" or self.image is not None):
+            raise ValueError("only a model segment without an image carries sampled token ids")
 
 
 @dataclass(frozen=True)

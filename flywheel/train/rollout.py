@@ -5,7 +5,9 @@ Generation goes through the model backend interface (`flywheel.models.base`), so
 live training policy (`PolicyBackend`, below: no copy, nothing to sync), on an `hf` backend, or on vLLM with
 weights pushed after each update (`sync_weights`). A transcript is a tuple of `formats.Segment`s; between
 backends it travels as chat messages (`to_messages`/`from_messages`: model text as assistant turns, sandbox
-output as user turns). `PolicyBackend` turns them back into exactly the tokens `encode.py` trains on.
+output as user turns). `PolicyBackend` turns them back into exactly the tokens `encode.py` trains on, and
+reports the sampled token ids, which ride on the model segments so the loss scores exactly the sampled
+tokens (text-only backends such as vLLM or OpenAI leave them out, and encode.py re-tokenises the text).
 Used by grpo.py; tests in tests/test_train_grpo.py.
 """
 
@@ -174,10 +176,11 @@ def _take_turn(states: list[_Open], outputs: list[tuple[Completion, int]], last:
             state.finish = "length" if "context" in (completion.error or "") else "error"
             continue
         text, reason = completion.texts[j], completion.finish_reasons[j]
+        ids = completion.token_ids[j] if completion.token_ids else None  # text-only backends: re-tokenised later
         state.tokens += completion.completion_tokens // max(1, len(completion.texts))
         text, tag = _close(text.replace(IMAGE, _DEFUSED_IMAGE), reason)
-        if text:
-            state.segments.append(Segment("model", text))
+        if text or ids:
+            state.segments.append(Segment("model", text, token_ids=ids))
         if tag == ANSWER[1]:
             state.finish = "answer"
         elif tag is None:
@@ -312,7 +315,10 @@ class PolicyBackend:
         n = sampling.n
         return [Completion(tuple(t for t, _, _ in ends[k * n:(k + 1) * n]), self.name, item.length,
                            sum(c for _, c, _ in ends[k * n:(k + 1) * n]), seconds,
-                           tuple(r for _, _, r in ends[k * n:(k + 1) * n])) for k, item in enumerate(items)]
+                           tuple(r for _, _, r in ends[k * n:(k + 1) * n]),
+                           token_ids=tuple(tuple(row[:c]) for row, (_, c, _) in
+                                           zip(rows[k * n:(k + 1) * n], ends[k * n:(k + 1) * n], strict=True)))
+                for k, item in enumerate(items)]
 
     def _finish(self, tokens: list[int], stop: tuple[str, ...]) -> tuple[str, int, str]:
         """(text before the first stop string, tokens generated, "stop" or "length")."""
