@@ -80,9 +80,12 @@ def _propose(ds, ctx: RoundContext, skip_ids: frozenset[str]):
     if ctx.proposer_pool is None:
         return ds.map_batches(propose_batch, fn_kwargs={"skip_ids": skip_ids}, batch_size=rc.batch_size,
                               batch_format="numpy", num_cpus=rc.actor_cpus)
+    from generators.lmm.propose import example_pool
+
     size = max(1, ctx.proposer_pool.spec.pool_size)
+    examples = example_pool(ctx.parents, ctx.cfg.evolve.seed)  # accepted model-made problems, else procedural
     return ds.map_batches(LMMProposeStage, fn_constructor_args=(ctx.proposer_pool, str(ctx.data / "knowledge.json"),
-                                                                 skip_ids),
+                                                                 skip_ids, examples),
                           batch_size=rc.batch_size, batch_format="numpy", num_cpus=rc.actor_cpus,
                           compute=ray.data.ActorPoolStrategy(size=size))
 

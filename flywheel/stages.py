@@ -49,19 +49,19 @@ def propose_batch(batch: dict[str, np.ndarray], skip_ids: frozenset[str]) -> dic
 class LMMProposeStage:
     """LMM tasks -> proposer requests -> the model pool -> parsed problems (or propose rejections)."""
 
-    def __init__(self, pool, knowledge_path: str, skip_ids: frozenset[str] = frozenset()):
+    def __init__(self, pool, knowledge_path: str, skip_ids: frozenset[str] = frozenset(), examples: tuple = ()):
         from flywheel.knowledge import KnowledgeSystem
 
-        self.pool, self.skip_ids = pool, skip_ids
+        self.pool, self.skip_ids, self.examples = pool, skip_ids, examples
         self.ks = KnowledgeSystem.load(knowledge_path)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from generators.lmm.propose import proposal_request, proposals
+        from generators.lmm.propose import examples_for, proposal_request, proposals
 
         tasks = from_batch(batch)
         spec = self.pool.spec
-        requests = [proposal_request(t, self.ks, max_tokens=spec.max_tokens, temperature=spec.temperature)
-                    for t in tasks]
+        requests = [proposal_request(t, self.ks, examples_for(t, self.ks, self.examples),
+                                     max_tokens=spec.max_tokens, temperature=spec.temperature) for t in tasks]
         records = [r for t, c in zip(tasks, self.pool.generate(requests), strict=True)
                    for r in proposals(t, c, self.ks, f"{spec.backend}:{spec.model}")]
         return to_batch([r for r in records if r.id not in self.skip_ids])

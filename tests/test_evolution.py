@@ -146,3 +146,20 @@ def test_parents_with_children_from_earlier_rounds_are_drawn_last():
     tasks = plan_round(3, 30, 0, 2.5, ["triangle_area"], Counter(), parents, ext)
     used = Counter(t.parent.id for t in tasks if t.parent)
     assert sum(used[f"p{i}"] for i in range(5, 10)) > sum(used[f"p{i}"] for i in range(5))
+
+
+def test_few_shot_examples_prefer_model_made_problems_and_the_task_domain():
+    from generators.lmm.propose import LMMTask, example_pool, examples_for
+
+    ks = KnowledgeSystem.seed()
+    fallback = example_pool([])  # round 1: verified procedural problems stand in
+    assert len({p.family for p in fallback}) == len(FAMILIES) and all(p.image is None for p in fallback)
+    made = [make_problem(question=f"q{i}", proposer="openai:m", domain=d, family="lmm")
+            for i, d in enumerate(["plane_geometry", "probability"] * 3)]
+    pool = example_pool(made + list(fallback))
+    assert all(p.proposer != "procedural" for p in pool[:2])
+    task = LMMTask(2, 0, ("probability.sample_space",) if "probability.sample_space" in ks else
+                   (next(c.id for c in ks.concepts if c.domain == "probability"),), (), 2, 7)
+    picked = examples_for(task, ks, pool)
+    assert len(picked) == 2 and all(p.domain == "probability" for p in picked)
+    assert picked == examples_for(task, ks, pool)  # deterministic per task

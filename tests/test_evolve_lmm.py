@@ -46,6 +46,7 @@ def test_evolve_with_an_openai_compatible_proposer(tmp_path):
                               "--base-url", srv.url], capture_output=True, text=True, timeout=400)
         assert res.returncode == 0, res.stderr[-3000:]
         assert len(srv.requests) == 12  # one request per planned task
+        assert all("### Example 1" in r.prompt and "### Example 2" in r.prompt for r in srv.requests)  # few-shot
     accepted = json.loads(query(data, "SELECT proposer, family, cost.prompt_tokens AS t FROM problems", "json"))
     rejected = json.loads(query(data, "SELECT stage, reason, raw FROM rejections", "json"))
     assert accepted and all(r["proposer"] == "openai:fake-proposer" and r["family"] == "lmm" for r in accepted)

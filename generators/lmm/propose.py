@@ -100,6 +100,44 @@ def plan_lmm_round(round_no: int, count: int, seed: int, mean_difficulty: float,
     return tasks
 
 
+FEW_SHOT = 2  # examples per proposal prompt
+EXAMPLE_POOL = 64  # accepted problems kept for drawing examples (images stripped: only text goes in the prompt)
+
+
+def example_pool(accepted: Sequence[Problem], seed: int = 0) -> tuple[Problem, ...]:
+    """Few-shot examples for a round: accepted problems of earlier rounds, model-made ones first, varied by
+    family and domain; in round 1 (nothing accepted yet) verified procedural problems stand in."""
+    pool = sorted(accepted, key=lambda p: (p.proposer == "procedural", p.id))
+    if not pool:
+        from generators.procedural.catalog import FAMILIES
+        from generators.propose import Task, propose
+
+        rng = random.Random(f"flywheel-examples:{seed}")
+        drafts = [propose(Task(0, i, f, rng.choice((2, 3)), rng.getrandbits(40)), FAMILIES)
+                  for i, f in enumerate(sorted(FAMILIES))]
+        pool = [d for d in drafts if isinstance(d, Problem)]
+    seen, picked = set(), []
+    for p in pool:  # one per (family, domain) first, then the rest
+        if (p.family, p.domain) not in seen:
+            seen.add((p.family, p.domain))
+            picked.append(p)
+    picked += [p for p in pool if p not in picked]
+    return tuple(replace(p, image=None, edited_image=None) for p in picked[:EXAMPLE_POOL])
+
+
+def examples_for(task: LMMTask, ks: KnowledgeSystem, pool: Sequence[Problem], k: int = FEW_SHOT) -> tuple[Problem, ...]:
+    """`k` examples for one task, same-domain ones first, chosen by the task's seed (a resumed round asks the same)."""
+    if not pool:
+        return ()
+    domain = ks.concept(task.concepts[0]).domain if task.concepts and task.concepts[0] in ks else ""
+    rng = random.Random(task.seed)
+    same = [p for p in pool if p.domain == domain]
+    other = [p for p in pool if p.domain != domain]
+    rng.shuffle(same)
+    rng.shuffle(other)
+    return tuple((same + other)[:k])
+
+
 def proposal_request(task: LMMTask, ks: KnowledgeSystem, examples: tuple[Problem, ...] = (),
                      max_tokens: int = 3072, temperature: float = 0.7) -> GenerationRequest:
     if task.parent is not None:
