@@ -300,3 +300,28 @@ def test_a_ray_pool_serves_the_vllm_backend(model_dirs):
     finally:
         ray.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@needs_vllm
+@pytest.mark.slow  # an engine inside a Ray actor plus a whole round: minutes on a 2-core box
+def test_an_evolve_round_with_the_vllm_backend(model_dirs, tmp_path):
+    """`flywheel evolve --backend vllm`: the round completes and the tiny model's noise becomes reasoned
+    propose rejections (the same plumbing check as the hf and openai rounds in test_models_tiny_served.py)."""
+    import json
+    import subprocess
+    import sys
+
+    from storage.catalog import query
+
+    data, cfg = tmp_path / "data", tmp_path / "vllm.toml"
+    cfg.write_text("[evolve]\nproblems_per_round = 4\n[ray]\nbatch_size = 2\nrender_actors = 1\nverify_actors = 1\n"
+                   "[models.proposer]\nmax_tokens = 48\nnum_cpus = 1\n"
+                   "[models.proposer.options]\nmax_model_len = 4096\nkv_cache_gib = 1\n")
+    res = subprocess.run([sys.executable, "-m", "flywheel.cli", "evolve", "--rounds", "1", "--data", str(data),
+                          "--config", str(cfg), "--backend", "vllm", "--model", str(model_dirs[0])],
+                         capture_output=True, text=True, timeout=1500)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rounds = json.loads(query(data, "SELECT proposed, accepted FROM rounds", "json"))
+    assert rounds == [{"proposed": 4, "accepted": 0}]
+    rejected = json.loads(query(data, "SELECT stage, reason FROM rejections", "json"))
+    assert len(rejected) >= 4 and all(r["stage"] == "propose" and r["reason"] for r in rejected)
