@@ -26,6 +26,7 @@ from flywheel.records import Problem
 
 MIN_SUPPORT = 3  # accepted extensions of one round that must share a concept pair before it becomes a node
 EXTRACT_VERDICT = "extract"
+GROWTH_COLUMNS = ["id", "operator", "concepts", "verdicts"]  # all that growth reads of a problem
 
 
 def extracted_candidates(problems: Iterable[Problem]) -> tuple[list[dict], list[dict]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from flywheel.config import FlywheelConfig
 from flywheel.knowledge import KnowledgeSystem
 from flywheel.near_dups import build_near_index
+from flywheel.records import PROBLEM_SCHEMA, table_to_problems
 from flywheel.round import RoundContext, run_round
 
 log = logging.getLogger(__name__)
@@ -92,12 +93,14 @@ MAX_LMM_PARENTS = 2000  # most recent accepted model-made problems offered to ex
 def lmm_parents(data: Path, before_round: int) -> tuple:
     """Accepted model-made problems of earlier rounds (newest first, capped), minus those no solver could
     solve: an extension needs a parent whose answer is trustworthy and reachable."""
-    from storage.shards import committed_rounds, read_round
+    from storage.shards import committed_rounds
     from verifiers.difficulty import route_of
 
+    text_columns = [c for c in PROBLEM_SCHEMA.names if c not in ("image", "edited_image")]  # prompts are text
     out: list = []
     for r in sorted((r for r in committed_rounds(data, final_only=True) if r < before_round), reverse=True):
-        out += [p for p in read_round(data, r) if p.proposer != "procedural" and route_of(p) != "unsolved"]
+        out += [p for p in _round_problems(data, r, text_columns)
+                if p.proposer != "procedural" and route_of(p) != "unsolved"]
         if len(out) >= MAX_LMM_PARENTS:
             break
     return tuple(out[:MAX_LMM_PARENTS])
@@ -106,14 +109,22 @@ def lmm_parents(data: Path, before_round: int) -> tuple:
 def knowledge_before(data: Path, round_no: int) -> KnowledgeSystem:
     """The seed grown by every earlier round, replayed from committed problems (deterministic, so a resumed
     run continues with exactly the system the killed one had)."""
-    from flywheel.coevolve import grow_from_round
-    from storage.shards import committed_rounds, read_round
+    from flywheel.coevolve import GROWTH_COLUMNS, grow_from_round
+    from storage.shards import committed_rounds
 
     ks = KnowledgeSystem.seed()
     for r in sorted(committed_rounds(data, final_only=True)) if data.exists() else ():
         if r < round_no:
-            ks, _ = grow_from_round(ks, read_round(data, r), r)
+            ks, _ = grow_from_round(ks, _round_problems(data, r, GROWTH_COLUMNS), r)
     return ks
+
+
+def _round_problems(data: Path, round_no: int, columns: list[str]) -> list:
+    """A round's accepted problems with only `columns` read (the others keep their defaults): replaying growth
+    or offering parents needs no PNG bytes, and reading every image of every round would slow each start."""
+    from storage.shards import read_table
+
+    return table_to_problems(read_table(data, round=round_no, columns=columns))
 
 
 def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,

@@ -27,13 +27,17 @@ def from_batch(batch: dict[str, np.ndarray]) -> list[Any]:
     return [pickle.loads(b) for b in batch["record"]]
 
 
-def _through(batch: dict[str, np.ndarray], work: Callable[[list[Problem]], list]) -> dict[str, np.ndarray]:
-    """Apply `work` to the batch's problems, keep every rejection where it was."""
-    records = from_batch(batch)
+def _on_problems(records: list[Any], work: Callable[[list[Problem]], list]) -> list[Any]:
+    """Apply `work` to the problems among `records` (one outcome each), keep every rejection where it was."""
+    records = list(records)
     idx = [i for i, r in enumerate(records) if isinstance(r, Problem)]
     for i, r in zip(idx, work([records[i] for i in idx]) if idx else [], strict=True):
         records[i] = r
-    return to_batch(records)
+    return records
+
+
+def _through(batch: dict[str, np.ndarray], work: Callable[[list[Problem]], list]) -> dict[str, np.ndarray]:
+    return to_batch(_on_problems(from_batch(batch), work))
 
 
 def propose_batch(batch: dict[str, np.ndarray], skip_ids: frozenset[str]) -> dict[str, np.ndarray]:
@@ -223,7 +227,5 @@ class RepairStage:
         if self.judge is not None:
             checks.append(lambda ps: judge_check(ps, self.judge, self.cfg))
         for check in checks:
-            idx = [i for i, r in enumerate(fixed) if isinstance(r, Problem)]
-            for i, r in zip(idx, check([fixed[i] for i in idx]) if idx else [], strict=True):
-                fixed[i] = r
+            fixed = _on_problems(fixed, check)
         return fixed
