@@ -361,3 +361,24 @@ def rejections_to_table(rejections: Sequence[Rejection]) -> pa.Table:
 def table_to_rejections(table: pa.Table) -> list[Rejection]:
     """The inverse of `rejections_to_table`."""
     return _table_to_records(table, Rejection, {})
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a procedural family or a parsed model reply holds before rendering; the round turns it into a `Problem`."""
+
+    family: str
+    concepts: tuple[str, ...]
+    domain: str
+    difficulty: int
+    question: str
+    answer: str
+    answer_kind: AnswerKind
+    render_code: str
+    answer_code: str
+    check_code: str
+    solution: tuple[SolutionStep, ...]
+    elements: tuple[NamedElement, ...]
+    tools: tuple[str, ...]
+    width: int
+    height: int

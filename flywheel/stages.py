@@ -93,50 +93,13 @@ class VerifyStage:
         return _through(batch, lambda ps: verify_batch(ps, self.sandbox, self.limits))
 
 
-def solve_check(problems: list[Problem], pool, cfg: FlywheelConfig) -> list:
-    """Cross-model check: a different model solves each verified problem from image and question alone."""
-    from dataclasses import replace
-
-    from flywheel.records import reject
-    from generators.lmm.prompts import solve_prompt
-    from generators.lmm.reviewers import add_cost
-    from verifiers.crossmodel import crossmodel_verdicts, solve_requests
-
-    spec, ev = pool.spec, cfg.evolve
-    requests = solve_requests(problems, lambda p: solve_prompt(p.question, p.answer_kind), k=ev.solver_samples,
-                              max_tokens=spec.max_tokens, temperature=spec.temperature)
-    completions = pool.generate(requests)
-    verdicts = crossmodel_verdicts(problems, completions, ev.solver_min_pass_rate or None)
-    out = []
-    for p, c, v in zip(problems, completions, verdicts, strict=True):
-        p = replace(add_cost(p, c, "solve"), verdicts=p.verdicts + (v,),
-                    verifier=f"{p.verifier}+{spec.backend}:{spec.model}")
-        out.append(reject(p, "crossmodel", "solver_disagrees", v.reason) if v.passed is False else p)
-    return out
-
-
-def judge_check(problems: list[Problem], pool, cfg: FlywheelConfig) -> list:
-    """Rubric judge of cross-modal consistency; a failed (or unreadable) judgement rejects the problem."""
-    from dataclasses import replace
-
-    from flywheel.records import reject
-    from generators.lmm.reviewers import add_cost, judge_request, judge_verdict
-
-    spec, threshold = pool.spec, cfg.evolve.judge_threshold
-    completions = pool.generate([judge_request(p, spec.max_tokens, spec.temperature, threshold) for p in problems])
-    out = []
-    for p, c in zip(problems, completions, strict=True):
-        v = judge_verdict(c, threshold)
-        p = replace(add_cost(p, c, "judge"), verdicts=p.verdicts + (v,))
-        out.append(p if v.passed else reject(p, "judge", "inconsistent" if c.ok else "judge_error", v.reason))
-    return out
-
-
 class SolveStage:
     def __init__(self, cfg: FlywheelConfig, pool):
         self.cfg, self.pool = cfg, pool
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from verifiers.crossmodel import solve_check
+
         return _through(batch, lambda ps: solve_check(ps, self.pool, self.cfg))
 
 
@@ -145,6 +108,8 @@ class JudgeStage:
         self.cfg, self.pool = cfg, pool
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from verifiers.judge import judge_check
+
         return _through(batch, lambda ps: judge_check(ps, self.pool, self.cfg))
 
 
@@ -157,28 +122,9 @@ class ExtractStage:
         self.pool, self.ks = pool, KnowledgeSystem.load(knowledge_path)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return _through(batch, self._extract)
+        from generators.lmm.extract import extract
 
-    def _extract(self, problems: list[Problem]) -> list[Problem]:
-        from dataclasses import replace
-
-        from generators.lmm.reviewers import add_cost, extract_request, extraction_verdict
-
-        spec = self.pool.spec
-        completions = self.pool.generate([extract_request(p, self.ks, spec.max_tokens, spec.temperature)
-                                          for p in problems])
-        out = []
-        for p, c in zip(problems, completions, strict=True):
-            v, concepts, tools = extraction_verdict(c, self.ks)
-            p = replace(add_cost(p, c, "extract"), verdicts=p.verdicts + (v,),
-                        concepts=tuple(dict.fromkeys(p.concepts + concepts)),
-                        tools=tuple(dict.fromkeys(p.tools + tools)))
-            out.append(p)
-        return out
-
-
-REPAIRABLE = frozenset({"render", "verify", "crosscheck", "image", "crossmodel", "judge"})
-
+        return _through(batch, lambda ps: extract(ps, self.pool, self.ks))
 
 class RepairStage:
     """Checker-repairer loop: failed problems go to the repairer with the failure reason, and each repaired
@@ -209,17 +155,18 @@ class RepairStage:
 
     @staticmethod
     def _repairable(r) -> bool:
-        return not isinstance(r, Problem) and r.problem is not None and r.stage in REPAIRABLE
+        from generators.lmm.repair import repairable
+
+        return repairable(r)
 
     def _attempt(self, failed: list) -> list:
-        from generators.lmm.reviewers import repair_request, repaired
+        from generators.lmm.repair import repair
         from generators.render import render_batch
         from verifiers.checks import verify_batch
+        from verifiers.crossmodel import solve_check
+        from verifiers.judge import judge_check
 
-        spec = self.pool.spec
-        completions = self.pool.generate([repair_request(r, spec.max_tokens, spec.temperature) for r in failed])
-        fixed = [repaired(r, c, self.ks, f"{spec.backend}:{spec.model}")
-                 for r, c in zip(failed, completions, strict=True)]
+        fixed = repair(failed, self.pool, self.ks)
         checks = [lambda ps: render_batch(ps, self.sandbox, self.render_limits),
                   lambda ps: verify_batch(ps, self.sandbox, self.check_limits)]
         if self.solver is not None:

@@ -11,7 +11,7 @@ import sys
 
 from fake_openai_server import FakeOpenAIServer, Reply, prompt_text
 
-from generators.lmm.prompts import problem_json
+from flywheel.lmm.prompts import problem_json
 from generators.procedural.catalog import FAMILIES
 from generators.propose import Task, propose
 from storage.catalog import query

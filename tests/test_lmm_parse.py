@@ -13,8 +13,7 @@ import json
 from PIL import Image
 
 from flywheel.knowledge import KnowledgeSystem
-from flywheel.records import make_problem_id, raw_input_id
-from generators.lmm.parse import (
+from flywheel.lmm.parse import (
     Judgement,
     ParseFailure,
     ProposalDefaults,
@@ -27,6 +26,7 @@ from generators.lmm.parse import (
     parse_proposal,
     to_problem,
 )
+from flywheel.records import make_problem_id, raw_input_id
 from generators.procedural.base import canvas_code, tool_canvas_code
 
 # A proposal the way a careful model writes it: JSON with "\n" escapes inside code strings.

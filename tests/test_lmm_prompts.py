@@ -9,9 +9,9 @@ import random
 import pytest
 
 from flywheel.knowledge import DOMAINS, KnowledgeSystem
-from generators.lmm.jsonish import scan
-from generators.lmm.parse import ProposalDefaults, ProposalDraft, parse_proposal, to_problem
-from generators.lmm.prompts import (
+from flywheel.lmm.jsonish import scan
+from flywheel.lmm.parse import ProposalDefaults, ProposalDraft, parse_proposal, to_problem
+from flywheel.lmm.prompts import (
     EXAMPLES_HEADER,
     TEMPLATES,
     extract_prompt,

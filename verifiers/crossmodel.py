@@ -10,9 +10,13 @@ says "hard", not "wrong").
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+from flywheel.config import FlywheelConfig
+from flywheel.lmm.calls import add_cost
+from flywheel.lmm.prompts import solve_prompt
 from flywheel.models.base import Completion, GenerationRequest, Message, SamplingParams
-from flywheel.records import Problem, Verdict
+from flywheel.records import Problem, Rejection, Verdict, reject
 from verifiers.equivalence import equivalent, extract_final_answer
 
 NAME = "crossmodel"
@@ -52,3 +56,18 @@ def crossmodel_verdicts(problems: Sequence[Problem], completions: Sequence[Compl
     if len(problems) != len(completions):
         raise ValueError(f"crossmodel: {len(problems)} problems but {len(completions)} completions")
     return [crossmodel_verdict(p, c, min_pass_rate) for p, c in zip(problems, completions, strict=True)]
+
+
+def solve_check(problems: list[Problem], pool, cfg: FlywheelConfig) -> list[Problem | Rejection]:
+    """Cross-model check: a different model solves each verified problem from image and question alone."""
+    spec, ev = pool.spec, cfg.evolve
+    requests = solve_requests(problems, lambda p: solve_prompt(p.question, p.answer_kind), k=ev.solver_samples,
+                              max_tokens=spec.max_tokens, temperature=spec.temperature)
+    completions = pool.generate(requests)
+    verdicts = crossmodel_verdicts(problems, completions, ev.solver_min_pass_rate or None)
+    out: list[Problem | Rejection] = []
+    for p, c, v in zip(problems, completions, verdicts, strict=True):
+        p = replace(add_cost(p, c, "solve"), verdicts=p.verdicts + (v,),
+                    verifier=f"{p.verifier}+{spec.backend}:{spec.model}")
+        out.append(reject(p, "crossmodel", "solver_disagrees", v.reason) if v.passed is False else p)
+    return out

@@ -68,7 +68,9 @@ class GenerationRequest:
 class Completion:
     """`texts` has `sampling.n` entries; on failure it is empty and `error` says why (never raised).
     `token_ids`: the sampled token ids behind each text, from a backend that has them (the trainer's live
-    policy), so a trainer scores exactly what was sampled; empty when the backend returns text only."""
+    policy), so a trainer scores exactly what was sampled; empty when the backend returns text only.
+    `cached`: this completion was replayed from the request cache (flywheel/models/cache.py), not generated
+    now; its tokens and seconds are those of the original call."""
 
     texts: tuple[str, ...]
     model: str
@@ -78,6 +80,7 @@ class Completion:
     finish_reasons: tuple[str, ...] = ()
     error: str | None = None
     token_ids: tuple[tuple[int, ...], ...] = ()
+    cached: bool = False
 
     @property
     def ok(self) -> bool:

@@ -1,5 +1,4 @@
-"""The LMM side of the flywheel's generators: prompt templates for the proposer, solver, judge, repairer and
-extractor (`prompts.py`, files in `generators/prompts/`), and robust reading of what the models write back
-(`parse.py` for proposals, `review.py` for judge/extractor/solver outputs, `jsonish.py` and `clean.py` below
-them). Pure functions over text and records: no model, sandbox or Ray in here.
+"""The model-driven generators: the proposer (`propose.py`: plan concept combinations, ask, parse), the
+repairer (`repair.py`) and the concept extractor (`extract.py`). Prompts and reply parsing live one layer down
+in `flywheel/lmm/`, shared with the verifiers (judge, cross-model solver).
 """

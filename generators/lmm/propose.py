@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from flywheel.knowledge import KnowledgeSystem
+from flywheel.lmm.parse import ParseFailure, ProposalDefaults, failure_to_rejection, parse_candidates, to_problem
+from flywheel.lmm.prompts import extend_prompt, propose_prompt
 from flywheel.models.base import Completion, GenerationRequest, Message, SamplingParams
 from flywheel.records import Cost, Problem, Rejection, raw_input_id
-from generators.lmm.parse import ParseFailure, ProposalDefaults, failure_to_rejection, parse_candidates, to_problem
-from generators.lmm.prompts import extend_prompt, propose_prompt
 from generators.propose import LEVELS, OPERATOR_SHARES, level_weights
 
 WIDTH, HEIGHT = 600, 480

@@ -13,32 +13,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from flywheel.records import AnswerKind, NamedElement, SolutionStep
+from flywheel.canvas import DPI, canvas_code, tool_canvas_code
+from flywheel.records import Draft
 
-DPI = 100
-
-
-@dataclass(frozen=True)
-class Draft:
-    """What a family emits before rendering; the round turns it into a `Problem`."""
-
-    family: str
-    concepts: tuple[str, ...]
-    domain: str
-    difficulty: int
-    question: str
-    answer: str
-    answer_kind: AnswerKind
-    render_code: str
-    answer_code: str
-    check_code: str
-    solution: tuple[SolutionStep, ...]
-    elements: tuple[NamedElement, ...]
-    tools: tuple[str, ...]
-    width: int
-    height: int
+__all__ = ["DPI", "Draft", "Extension", "Family", "canvas_code", "tool_canvas_code"]
 
 
 Family = Callable[[random.Random, int], Draft]
@@ -48,26 +27,3 @@ Family = Callable[[random.Random, int], Draft]
 # render code byte for byte (same image, another question); sequential ones add constructions and use the
 # parent's answer as an intermediate step.
 Extension = Callable[[random.Random, int, int], Draft]
-
-
-def canvas_code(width: int, height: int) -> str:
-    """Preamble for render code: a full-bleed pixel-space axes with a top-left origin."""
-    return (
-        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nimport numpy as np\n"
-        f"fig = plt.figure(figsize=({width}/{DPI}, {height}/{DPI}), dpi={DPI})\n"
-        "ax = fig.add_axes([0, 0, 1, 1])\n"
-        f"ax.set_xlim(0, {width}); ax.set_ylim({height}, 0); ax.axis('off')\n"
-        "fig.patch.set_facecolor('white')\n"
-    )
-
-
-def tool_canvas_code(width: int, height: int) -> str:
-    """Preamble for tool code: load the current `image.png` into the same pixel-space axes."""
-    return (
-        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nimport numpy as np\n"
-        "img = plt.imread('image.png')\n"
-        f"fig = plt.figure(figsize=({width}/{DPI}, {height}/{DPI}), dpi={DPI})\n"
-        "ax = fig.add_axes([0, 0, 1, 1])\n"
-        f"ax.imshow(img, extent=(0, {width}, {height}, 0))\n"
-        f"ax.set_xlim(0, {width}); ax.set_ylim({height}, 0); ax.axis('off')\n"
-    )

@@ -1,4 +1,4 @@
-"""Prompts for the model-driven stages: templates live as files in `generators/prompts/`, filled here.
+"""Prompts for the model-driven stages: templates live as files in `flywheel/lmm/templates/`, filled here.
 
 `render_prompt(name, **fields)` fills `{{field}}` placeholders and refuses a missing or unknown field, so a
 template edit and its caller cannot drift apart silently. The `*_prompt` builders format records and
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
+from flywheel.canvas import canvas_code, tool_canvas_code
 from flywheel.knowledge import DOMAINS, TOOL_KINDS, Concept, VisualTool
 from flywheel.records import AnswerKind, Problem, SolutionStep
-from generators.procedural.base import canvas_code, tool_canvas_code
 
 TEMPLATES = ("propose", "extend", "solve", "judge", "repair", "extract")
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
@@ -44,10 +44,10 @@ CODE_CHARS = 4000  # per code block shown to the judge or extractor
 
 @cache
 def load_template(name: str) -> str:
-    """The text of `generators/prompts/<name>.txt` (package data, so it ships with the wheel)."""
+    """The text of `flywheel/lmm/templates/<name>.txt` (package data, so it ships with the wheel)."""
     if name not in TEMPLATES:
         raise FileNotFoundError(f"no prompt template {name!r}; templates: {', '.join(TEMPLATES)}")
-    return (resources.files("generators") / "prompts" / f"{name}.txt").read_text(encoding="utf-8")
+    return (resources.files("flywheel.lmm") / "templates" / f"{name}.txt").read_text(encoding="utf-8")
 
 
 def template_fields(name: str) -> frozenset[str]:

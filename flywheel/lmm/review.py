@@ -1,7 +1,7 @@
 """Read what the reviewing models wrote: the judge's rubric scores, the extractor's concepts and tools, and a
 solver's `<answer>` tag.
 
-Used by the judge, co-evolution and cross-model stages (re-exported by `generators/lmm/parse.py`). Like
+Used by the judge, co-evolution and cross-model stages (re-exported by `flywheel/lmm/parse.py`). Like
 proposals, an unreadable output is a `ParseFailure` with a reason, never an exception; the stage decides what a
 failed review means. Test: `pytest tests/test_lmm_parse.py`.
 """
@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from generators.lmm.clean import clean_answer
-from generators.lmm.jsonish import Found, ParseFailure, final_text, scan
+from flywheel.lmm.clean import clean_answer
+from flywheel.lmm.jsonish import Found, ParseFailure, final_text, scan
 
 # The three rubric scores of the paper's checker (Q&A correctness, drawing validity, tool-edit validity),
 # under the names judges actually write. A score given as null means "does not apply" and is left out.

@@ -1,6 +1,6 @@
 """Find and read the JSON that language models wrap in prose: fenced or bare, strict or sloppy, whole or cut off.
 
-Used by `generators/lmm/parse.py` for proposer, judge and extractor outputs. Nothing here evaluates text: a
+Used by `flywheel/lmm/parse.py` for proposer, judge and extractor outputs. Nothing here evaluates text: a
 span is read by `json.loads`, then by `ast.literal_eval` (Python literals only: single quotes, True/None,
 tuples), then by a small tokenizer that rewrites near-JSON (comments, trailing commas, smart quotes, bare keys,
 stray quotes inside code strings) into JSON. Test: `pytest tests/test_lmm_parse.py`.

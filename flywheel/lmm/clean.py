@@ -1,8 +1,8 @@
 """Clean single fields of model output: code to the pixel-space contract, answers to plain text, LaTeX rescued.
 
-Used by `generators/lmm/parse.py` (and `review.py` for answers). Code is only parsed with `ast`, never run:
+Used by `flywheel/lmm/parse.py` (and `review.py` for answers). Code is only parsed with `ast`, never run:
 output calls (`show`, `savefig`, `close`, `tight_layout`) are removed because the sandbox saves open figures
-itself, and the canvas preamble of `generators/procedural/base.py` is prepended where the model wrote only
+itself, and the canvas preamble of `flywheel/canvas.py` is prepended where the model wrote only
 drawing lines. Test: `pytest tests/test_lmm_parse.py`.
 """
 
@@ -14,7 +14,7 @@ import re
 import textwrap
 from typing import Any
 
-from generators.procedural.base import canvas_code, tool_canvas_code
+from flywheel.canvas import canvas_code, tool_canvas_code
 
 OUTPUT_CALLS = frozenset({"show", "savefig", "close", "tight_layout"})
 _FENCE = re.compile(r"```[ \t]*[\w+.-]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)

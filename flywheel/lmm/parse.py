@@ -3,8 +3,8 @@
 Part of the LMM propose and repair stages: `parse_proposal(text)` finds every candidate in the output (fenced
 or bare JSON, Python dicts, arrays, cut-off arrays), maps the field names models actually use onto ours,
 coerces types, fills optional fields from `ProposalDefaults`, and normalises code to the pixel-space contract
-of `generators/procedural/base.py`. Failures are data (`ParseFailure` -> `Rejection`), never exceptions.
-Judge, extractor and solver outputs are read in `generators/lmm/review.py` (re-exported here).
+of `flywheel/canvas.py`. Failures are data (`ParseFailure` -> `Rejection`), never exceptions.
+Judge, extractor and solver outputs are read in `flywheel/lmm/review.py` (re-exported here).
 Test: `pytest tests/test_lmm_parse.py`.
 """
 
@@ -16,9 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flywheel.knowledge import KnowledgeSystem
+from flywheel.lmm.clean import FieldError, clean_answer, clean_code, clean_latex, tool_code_contract, with_canvas
+from flywheel.lmm.jsonish import ParseFailure, final_text, scan
+from flywheel.lmm.review import Extraction, Judgement, extract_answer_tag, parse_extraction, parse_judgement
 from flywheel.records import (
     AnswerKind,
     Cost,
+    Draft,
     NamedElement,
     Problem,
     Rejection,
@@ -26,10 +30,6 @@ from flywheel.records import (
     make_problem,
     raw_input_id,
 )
-from generators.lmm.clean import FieldError, clean_answer, clean_code, clean_latex, tool_code_contract, with_canvas
-from generators.lmm.jsonish import ParseFailure, final_text, scan
-from generators.lmm.review import Extraction, Judgement, extract_answer_tag, parse_extraction, parse_judgement
-from generators.procedural.base import Draft
 
 # The verify stage needs all five (executed answer and numeric cross-check run both codes), so a proposal
 # lacking one is rejected here, naming it, rather than crashing a later stage.
