@@ -83,11 +83,20 @@ class ModelsConfig:
 
 
 @dataclass(frozen=True)
+class CacheConfig:
+    """The request cache of model calls (flywheel/models/cache.py): resume and reruns replay stored completions."""
+
+    enabled: bool = True  # store every successful model call under its request's hash and replay it
+    path: str = ""  # sqlite file; empty = <data>/cache/requests.sqlite (a shared path reuses one cache across runs)
+
+
+@dataclass(frozen=True)
 class FlywheelConfig:
     evolve: EvolveConfig = field(default_factory=EvolveConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
