@@ -3,7 +3,10 @@
 `with FakeOpenAIServer() as srv:` listens on 127.0.0.1 (a free port) in a thread; point a client at `srv.url`.
 Each request takes the next scripted `Reply` whose marker occurs in its prompt text (`srv.script(...)`), or
 else what `respond(body)` returns (by default an echo of the last user text), so concurrent tests stay
-deterministic. It records every request and the most requests it ever had in flight at once.
+deterministic. It records every request and counts requests in flight: the most at once (`max_in_flight`)
+and the time-weighted average over the busy span (`in_flight_average()`). `latency_s` delays every answer by
+a fixed time with no limit on concurrency, like a remote model behind a large server; `latency_server(...)`
+starts one in its own process for benches (no GIL shared with the client).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -88,12 +92,17 @@ class FakeOpenAIServer:
     """See the module docstring. `api_key`, when set, is required as `Authorization: Bearer <key>` (401 otherwise,
     with the rejected header echoed in the body, as careless servers do)."""
 
-    def __init__(self, respond: Callable[[dict], Reply] = echo, api_key: str | None = None) -> None:
+    def __init__(self, respond: Callable[[dict], Reply] = echo, api_key: str | None = None,
+                 latency_s: float = 0.0) -> None:
         self.respond = respond
         self.api_key = api_key
+        self.latency_s = latency_s
         self.requests: list[Recorded] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self._area = 0.0  # integral of in_flight over time since the first arrival
+        self._first: float | None = None  # first arrival
+        self._last = 0.0  # last change of in_flight
         self._scripts: list[tuple[str, list[Reply]]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -120,13 +129,42 @@ class FakeOpenAIServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    def in_flight_average(self) -> float:
+        """Requests in flight averaged over time, from the first arrival to the last reply (0 before any)."""
+        with self._lock:
+            span = self._last - self._first if self._first is not None else 0.0
+            return self._area / span if span > 0 else float(self.max_in_flight)
+
+    def reset_counts(self) -> None:
+        """Forget requests and in-flight numbers so far (e.g. after a warm-up); only between bursts."""
+        with self._lock:
+            self.requests.clear()
+            self.max_in_flight, self._area, self._first = self.in_flight, 0.0, None
+
+    def counts(self) -> dict:
+        """Requests received, the most in flight at once and the time-weighted average, for benches."""
+        average = self.in_flight_average()
+        with self._lock:
+            span = self._last - self._first if self._first is not None else 0.0
+            return {"requests": len(self.requests), "max_in_flight": self.max_in_flight,
+                    "average_in_flight": average, "busy_s": span}
+
     # -- used by the handler ---------------------------------------------------------------------------
+
+    def _change(self, delta: int) -> None:
+        """Count one arrival (+1) or reply (-1); called with the lock held."""
+        now = time.monotonic()
+        if self._first is None:
+            self._first = self._last = now
+        self._area += self.in_flight * (now - self._last)
+        self._last = now
+        self.in_flight += delta
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def _record(self, rec: Recorded) -> Reply:
         with self._lock:
             self.requests.append(rec)
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._change(+1)
             prompt = rec.prompt
             for marker, queue in self._scripts:
                 if queue and marker in prompt:
@@ -135,7 +173,7 @@ class FakeOpenAIServer:
 
     def _done(self) -> None:
         with self._lock:
-            self.in_flight -= 1
+            self._change(-1)
 
 
 def _handler_class(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
@@ -151,11 +189,19 @@ def _handler_class(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = None
             reply = server._record(Recorded(self.path, headers, raw, body, time.monotonic()))
+            self._counted = True
             try:
                 self._answer(reply, headers, body)
             except OSError:
                 pass  # the client gave up (timed out) before we answered
             finally:
+                self._finish()
+
+        def _finish(self) -> None:
+            """The request leaves the in-flight count once, just before its reply's bytes go out: a client
+            that has its answer and sends the next request can never be counted twice at once."""
+            if getattr(self, "_counted", False):
+                self._counted = False
                 server._done()
 
         def _answer(self, reply: Reply, headers: dict[str, str], body: dict | None) -> None:
@@ -165,13 +211,14 @@ def _handler_class(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 return self._send(401, _error_body(f"bad credentials: {headers.get('authorization')}"))
             if not isinstance(body, dict) or not body.get("messages"):
                 return self._send(400, _error_body("body must be JSON with 'messages'"))
-            if server._stop.wait(reply.delay_s):
+            if server._stop.wait(reply.delay_s + server.latency_s):
                 return None
             if reply.raw is not None:
                 return self._send(reply.status, reply.raw, reply.retry_after)
             return self._send(reply.status, _completion(reply, body), reply.retry_after)
 
         def _send(self, status: int, payload: bytes, retry_after: str | None = None) -> None:
+            self._finish()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -201,6 +248,66 @@ def _completion(reply: Reply, body: dict) -> bytes:
         {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": reply.model,
          "choices": choices[::-1], "usage": usage}  # reversed: clients must order choices by index
     ).encode()
+
+
+# -- a latency server in its own process, for benches ---------------------------------------------------
+
+
+class RemoteServer:
+    """A `FakeOpenAIServer` running in a child process: its `url`, and its counts on request."""
+
+    def __init__(self, url: str, conn) -> None:
+        self.url, self._conn = url, conn
+
+    def counts(self) -> dict:
+        self._conn.send("counts")
+        return self._conn.recv()
+
+    def reset_counts(self) -> None:
+        self._conn.send("reset")
+        self._conn.recv()
+
+
+def _serve(latency_s: float, respond: Callable[[dict], Reply], conn) -> None:
+    with FakeOpenAIServer(respond=respond, latency_s=latency_s) as srv:
+        conn.send(srv.url)
+        while (cmd := conn.recv()) != "stop":
+            conn.send(srv.counts() if cmd == "counts" else srv.reset_counts())
+
+
+@contextmanager
+def latency_server(latency_s: float, respond: Callable[[dict], Reply] = echo) -> Iterator[RemoteServer]:
+    """A server that answers every request after `latency_s`, no concurrency limit, in its own process (in the
+    client's process its threads would compete for the GIL with the client being measured). `respond` must be
+    a module-level function (it is pickled), e.g. `echo` or `proposal_reply`."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(latency_s, respond, theirs), daemon=True)
+    proc.start()
+    try:
+        yield RemoteServer(ours.recv(), ours)
+    finally:
+        ours.send("stop")
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+
+
+def proposal_reply(body: dict) -> Reply:
+    """A valid, verifiable proposal (a procedural problem in the proposal schema, fenced, with chat around it),
+    chosen by the prompt's hash: the same prompt always gets the same problem, different prompts mostly differ."""
+    import hashlib
+
+    from flywheel.lmm.prompts import problem_json
+    from generators.procedural.catalog import FAMILIES
+    from generators.propose import Task, propose
+
+    digest = int(hashlib.sha256(prompt_text(body).encode()).hexdigest(), 16)
+    family = sorted(FAMILIES)[digest % len(FAMILIES)]
+    problem = propose(Task(1, 0, family, 1 + digest % 3, digest % 2**40), FAMILIES)
+    return text(f"Here is a problem for those concepts.\n\n```json\n{problem_json(problem)}\n```\nLet me know!")
 
 
 # -- realistic proposer outputs, as models actually write them ------------------------------------------

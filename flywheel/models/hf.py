@@ -51,6 +51,10 @@ class HFBackend:
     checkpoint's dtype elsewhere. `max_new_tokens` caps every request's `max_tokens`.
     """
 
+    # One engine, one call at a time: a pool actor puts a Coalescer (flywheel/models/batching.py) in front, so
+    # calls that arrive while it runs become one batch next.
+    thread_safe = False
+
     def __init__(self, model: str, device: str = "cpu", dtype: str = "auto", batch_size: int = 8,
                  max_new_tokens: int = SamplingParams.max_tokens, local_files_only: bool = True) -> None:
         import torch

@@ -1,9 +1,10 @@
 """The `openai` backend: any OpenAI-compatible chat completions endpoint (`vllm serve`, hosted APIs).
 
-Each request is one POST to `{base_url}/chat/completions`, images as `data:image/png;base64,` URLs. A thread
-pool keeps up to `concurrency` requests in flight; 429, 5xx, connection errors and timeouts are retried with
-exponential backoff and jitter (honouring `Retry-After`), and what still fails becomes a `Completion` with
-`error` set, never an exception. Stdlib only (`http.client`), so the backend adds no dependency.
+Each request is one POST to `{base_url}/chat/completions`, images as `data:image/png;base64,` URLs. One thread
+pool for the backend's life keeps up to `concurrency` requests in flight, shared by all concurrent calls;
+429, 5xx, connection errors and timeouts are retried with exponential backoff and jitter (honouring
+`Retry-After`), and what still fails becomes a `Completion` with `error` set, never an exception. Stdlib only
+(`http.client`), so the backend adds no dependency.
 Tested against a real local server: `pytest tests/test_models_openai.py` (tests/fake_openai_server.py).
 """
 
@@ -66,7 +67,11 @@ class _Failed(Exception):
 
 
 class OpenAIBackend:
-    """Chat completions over HTTP with a bounded number of requests in flight (see the module docstring)."""
+    """Chat completions over HTTP with a bounded number of requests in flight (see the module docstring).
+    Thread-safe: concurrent `generate` calls (a pool actor's threads) share one executor, so `concurrency` bounds
+    the requests in flight across all of them together."""
+
+    thread_safe = True
 
     def __init__(
         self,

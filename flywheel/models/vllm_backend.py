@@ -7,7 +7,8 @@ ModuleNotFoundError naming the install command. On GPUs `pip install vllm`; on C
 Prompts are built as in the `hf` backend: the model's processor (or tokenizer) chat template renders the
 messages with one image placeholder per image, and the PIL images go beside the prompt in `multi_modal_data`;
 vLLM expands the placeholders itself. All requests of a call go to the engine at once, each with its own
-sampling parameters, so vLLM's scheduler batches them. Vision special tokens are never sampled (a random model
+sampling parameters, so vLLM's scheduler batches them; in a pool actor, concurrent calls are coalesced into
+one such call (flywheel/models/batching.py). Vision special tokens are never sampled (a random model
 emits them and a later training forward fails on the image-token count). A request that cannot run (bad
 image, too many images, prompt longer than `max_model_len`, bad sampling values) becomes a Completion with
 `error`: obvious cases are caught before the engine sees them, and requests are queued one at a time so one
@@ -67,6 +68,10 @@ class VLLMBackend:
     seed; requests bring their own). `max_new_tokens` caps every request's `max_tokens`. Other keyword
     arguments go to `vllm.LLM` verbatim (e.g. `max_num_seqs`).
     """
+
+    # One engine, one call at a time: a pool actor puts a Coalescer (flywheel/models/batching.py) in front, so
+    # calls that arrive while it runs become one batch next.
+    thread_safe = False
 
     def __init__(self, model: str, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
                  max_model_len: int | None = None, images_per_prompt: int = 1, dtype: str = "auto",
