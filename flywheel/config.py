@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+CONCEPT_PAIRINGS = ("related", "cross_domain")
+
 
 @dataclass(frozen=True)
 class EvolveConfig:
@@ -29,6 +31,18 @@ class EvolveConfig:
     repair_attempts: int = 2  # repairer rounds per failed problem when a repairer model is configured
     extensions: bool = True  # from round 2 on, extend accepted problems (parallel / sequential operators)
     near_dedup: bool = True  # reject near-duplicates of accepted problems across all rounds (text and image)
+    levels_per_request: int = 3  # problems per model seed request, at consecutive levels around the drawn one (1-5)
+    max_depth: int = 3  # extension depth cap: a problem at this depth (seed = 0) is never extended
+    concept_pairing: str = "related"  # model proposer: "related" (prerequisite, else same domain) or "cross_domain"
+
+    def __post_init__(self) -> None:
+        if self.concept_pairing not in CONCEPT_PAIRINGS:
+            raise ValueError(f"config [evolve]: concept_pairing must be one of {', '.join(CONCEPT_PAIRINGS)}; "
+                             f"got {self.concept_pairing!r}")
+        if not 1 <= self.levels_per_request <= 5:
+            raise ValueError(f"config [evolve]: levels_per_request must be 1..5; got {self.levels_per_request}")
+        if self.max_depth < 0:
+            raise ValueError(f"config [evolve]: max_depth must be >= 0; got {self.max_depth}")
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def init_ray(cfg: FlywheelConfig) -> bool:
 
 
 HISTORY_COLUMNS = ["id", "round", "family", "concepts", "operator", "proposer", "seed", "level", "verdicts",
-                   "parent_id"]
+                   "parent_id", "depth"]
 
 
 def _history(data: Path, before_round: int) -> tuple[Counter, Counter, tuple]:
@@ -83,7 +83,8 @@ def _history(data: Path, before_round: int) -> tuple[Counter, Counter, tuple]:
     for r in rows:
         route = next((v["reason"] for v in r["verdicts"] or () if v["name"] == "route"), "")
         if r["operator"] == "seed" and r["proposer"] == "procedural" and (r["level"] or 0) > 0 and route != "unsolved":
-            parents.append(Parent(r["id"], r["family"], r["seed"], r["level"], route, children[r["id"]]))
+            parents.append(Parent(r["id"], r["family"], r["seed"], r["level"], route, children[r["id"]],
+                                  r["depth"] or 0))
     return families, concepts, tuple(parents)
 
 

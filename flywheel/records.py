@@ -67,7 +67,7 @@ class Cost:
 # ----------------------------------------------------------------------------------------------------
 
 # Bump when a column changes meaning or type; readers find it in the manifest and the Parquet metadata.
-SCHEMA_VERSION = 2  # 2: `level` column
+SCHEMA_VERSION = 3  # 2: `level` column; 3: `depth`
 
 
 def _canonical_json(obj: object) -> str:
@@ -111,6 +111,7 @@ class Problem:
     domain: str = ""
     difficulty: float = 0.0  # the calibrated estimate (verifiers/difficulty.py); starts as the planned level
     level: int = 0  # the level 1-5 the generator was asked for (0: unknown, e.g. older data)
+    depth: int = 0  # extension depth: seed 0, an extension its parent's + 1, a repair that of what it repairs
     question: str = ""
     answer: str = ""
     answer_kind: AnswerKind = "number"
@@ -251,6 +252,7 @@ PROBLEM_SCHEMA = pa.schema(
         ("domain", pa.string()),
         ("difficulty", pa.float64()),
         ("level", pa.int64()),
+        ("depth", pa.int64()),
         ("question", pa.string()),
         ("answer", pa.string()),
         ("answer_kind", pa.string()),

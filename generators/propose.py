@@ -4,8 +4,10 @@ Planning is where evolution starts: the round's difficulty ladder moves up (ever
 families whose concepts the accepted data covers least are drawn more often, and from round 2 on a share of
 the tasks *extends* accepted problems of earlier rounds: parallel extensions ask a new question of the same
 image, sequential ones build a harder problem on a solved one (parents sit one level below the task's level,
-so extensions climb the same ladder). Everything derives from (seed, round, what earlier rounds committed),
-so a resumed round plans exactly the same tasks.
+so extensions climb the same ladder). An extension's `depth` is its parent's + 1, and a parent at `max_depth`
+is never extended; procedural extensions rebuild their parent from its family and seed, so only seed problems
+(depth 0) are procedural parents and procedural depth stays at most 1. Everything derives from (seed, round,
+what earlier rounds committed), so a resumed round plans exactly the same tasks.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Parent:
     level: int
     route: str = ""  # "too_easy" (every solver sample right) makes a preferred sequential parent
     children: int = 0  # accepted extensions it already has: parents with fewer are drawn first
+    depth: int = 0  # its extension depth (seed 0); a parent at the configured max_depth is never extended
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,8 @@ class ParentPicker:
     """Draws parents for extension tasks: eligible family, the wanted level (or the nearest below), the least
     used so far this round, too-easy ones first for sequential extension."""
 
-    def __init__(self, parents: Sequence[Parent], families: dict[str, set[str]]) -> None:
-        self.by_op = {op: sorted((p for p in parents if p.family in fams), key=lambda p: p.id)
+    def __init__(self, parents: Sequence[Parent], families: dict[str, set[str]], max_depth: int = 3) -> None:
+        self.by_op = {op: sorted((p for p in parents if p.family in fams and p.depth < max_depth), key=lambda p: p.id)
                       for op, fams in families.items()}
         # Start from the children earlier rounds gave each parent, so later rounds spread over fresh parents
         # instead of re-extending the same ones (which mostly yields duplicates of earlier children).
@@ -97,12 +100,13 @@ class ParentPicker:
 def plan_round(round_no: int, count: int, seed: int, mean_difficulty: float, families: list[str],
                accepted_by_family: Counter, parents: Sequence[Parent] = (),
                extensions: dict[str, set[str]] | None = None,
-               shares: Mapping[str, float] = OPERATOR_SHARES) -> list[Task]:
-    """`parents`: accepted seed problems of earlier rounds; `extensions`: operator -> families implementing it."""
+               shares: Mapping[str, float] = OPERATOR_SHARES, max_depth: int = 3) -> list[Task]:
+    """`parents`: accepted seed problems of earlier rounds; `extensions`: operator -> families implementing it;
+    parents at depth >= `max_depth` are not extended."""
     rng = random.Random(f"flywheel:{seed}:{round_no}")
     fam_w = family_weights(families, accepted_by_family)
     lvl_w = level_weights(mean_difficulty)
-    picker = ParentPicker(parents, extensions or {})
+    picker = ParentPicker(parents, extensions or {}, max_depth)
     ops, op_w = list(shares), list(shares.values())
     tasks = []
     for i in range(count):
@@ -136,7 +140,8 @@ def propose(task: Task, families: Mapping[str, Family],
                          family=task.family, operator=task.operator, parent_id=parent_id, raw=raw)
     return make_problem(
         round=task.round, parent_id=parent_id, operator=task.operator, family=d.family, concepts=d.concepts,
-        tools=d.tools, domain=d.domain, difficulty=float(d.difficulty), level=int(d.difficulty), question=d.question,
+        tools=d.tools, domain=d.domain, difficulty=float(d.difficulty), level=int(d.difficulty),
+        depth=task.parent.depth + 1 if task.parent else 0, question=d.question,
         answer=d.answer, answer_kind=d.answer_kind, render_code=d.render_code, answer_code=d.answer_code,
         check_code=d.check_code, width=d.width, height=d.height, solution=d.solution, elements=d.elements,
         proposer="procedural", seed=task.seed,

@@ -40,13 +40,26 @@ def read_table(
         if problem:
             raise CorruptShardError(data / entry.path, problem)
         try:
-            tables.append(pq.read_table(data / entry.path, columns=columns))
+            tables.append(_read_columns(data / entry.path, columns, SCHEMAS[dataset]))
         except (pa.ArrowException, OSError) as e:
             raise CorruptShardError(data / entry.path, f"unreadable Parquet ({e})") from None
     if not tables:
         schema = SCHEMAS[dataset]
         return schema.empty_table().select(columns) if columns else schema.empty_table()
     return pa.concat_tables(tables, promote_options="default")
+
+
+def _read_columns(path: Path, columns: list[str] | None, schema: pa.Schema) -> pa.Table:
+    """A shard's `columns`; one written under an older schema gets NULLs (read back as defaults) for a known
+    column it lacks, e.g. `depth` before schema version 3."""
+    if columns is None:
+        return pq.read_table(path)
+    have = set(pq.read_schema(path).names)
+    table = pq.read_table(path, columns=[c for c in columns if c in have or c not in schema.names])
+    for name in columns:
+        if name not in have and name in schema.names:
+            table = table.append_column(schema.field(name), pa.nulls(len(table), schema.field(name).type))
+    return table.select(columns)
 
 
 def committed_ids(data: Path | str) -> set[str]:

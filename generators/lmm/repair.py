@@ -50,7 +50,7 @@ def repaired(failed: Rejection, c: Completion, ks: KnowledgeSystem | None, repai
         failure = found[0] if found else ParseFailure("empty", "no candidate", c.texts[0])
         return failure_to_rejection(failure, p.round, stage="repair", key=f"{p.id}:repair", **lineage)
     fixed = to_problem(draft, p.round, repairer, operator="repair", parent_id=p.id, seed=p.seed)
-    fixed = replace(fixed, family=p.family, cost=p.cost)
+    fixed = replace(fixed, family=p.family, cost=p.cost, depth=p.depth)  # a repair keeps the depth
     return add_cost(fixed, c, "repair")
 
 
