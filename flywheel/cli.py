@@ -303,5 +303,69 @@ def models_check(config_file: str, address: str | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+
+# -- cache (stats, prune) -----------------------------------------------------------------------------------
+@main.group()
+def cache() -> None:
+    """The request cache of model calls (resume and cost)."""
+
+
+def cache_path_option(fn):
+    return click.option("--path", "path", type=click.Path(dir_okay=False), default="",
+                        help="Cache file [default: DIR/cache/requests.sqlite].")(fn)
+
+
+@cache.command("stats")
+@data_option
+@cache_path_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def cache_stats(data: str, path: str, as_json: bool) -> None:
+    """Entries, bytes, hits and age of the request cache, per model."""
+    from flywheel.models.cache import CacheError, read_stats
+
+    try:
+        stats = read_stats(data, path)
+    except CacheError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(stats))
+        return
+    if not stats["exists"]:
+        click.echo(f"no request cache at {stats['path']} (0 entries)")
+        return
+    click.echo(f"{stats['path']}: {stats['entries']} entries, {stats['bytes']:,} bytes, {stats['hits']} hits, "
+               f"oldest {stats['oldest'] or '-'}, newest {stats['newest'] or '-'}")
+    for m in stats["models"]:
+        click.echo(f"  {m['backend']}:{m['model']}  {m['entries']} entries, {m['hits']} hits, "
+                   f"{m['value_bytes']:,} bytes, {m['oldest']} .. {m['newest']}")
+
+
+@cache.command("prune")
+@data_option
+@cache_path_option
+@click.option("--older-than", "older_than", type=click.FloatRange(min=0), default=None,
+              help="Remove entries stored more than DAYS ago.")
+@click.option("--model", default=None, help="Remove entries of this configured model (with --older-than: both).")
+@click.option("--all", "everything", is_flag=True, help="Remove every entry.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def cache_prune(data: str, path: str, older_than: float | None, model: str | None, everything: bool,
+                as_json: bool) -> None:
+    """Remove cache entries by age and/or model (or all), then VACUUM the file."""
+    from flywheel.models.cache import CacheError, prune_cache
+
+    if not everything and older_than is None and model is None:
+        raise click.UsageError("say what to prune: --older-than DAYS, --model NAME or --all")
+    try:
+        result = prune_cache(data, path, older_than_days=older_than, model=model, everything=everything)
+    except CacheError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result))
+    elif not result["exists"]:
+        click.echo(f"no request cache at {result['path']}; nothing to prune")
+    else:
+        click.echo(f"removed {result['removed']} entries; {result['entries']} left, {result['bytes']:,} bytes")
+
+
 if __name__ == "__main__":
     main()

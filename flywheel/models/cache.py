@@ -294,3 +294,34 @@ def open_request_cache(cfg: Any, data_dir: str | Path) -> RequestCache | None:
 def _last_line(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
+# -- what `flywheel cache` calls ----------------------------------------------------------------------------
+
+
+def read_stats(data_dir: str | Path, path: str | Path = "") -> dict[str, Any]:
+    """`RequestCacheStore.stats()` of the cache file; a missing file is 0 entries (`exists` False), not an error."""
+    where = cache_path(data_dir, path)
+    if not where.exists():
+        return {"path": str(where), "exists": False, "entries": 0, "hits": 0, "bytes": 0, "models": []}
+    store = RequestCacheStore(where, create=False)
+    try:
+        return store.stats()
+    finally:
+        store.close()
+
+
+def prune_cache(data_dir: str | Path, path: str | Path = "", older_than_days: float | None = None,
+                model: str | None = None, everything: bool = False) -> dict[str, Any]:
+    """Prune (see `RequestCacheStore.prune`) and report what was removed and what is left."""
+    where = cache_path(data_dir, path)
+    if not where.exists():
+        return {"path": str(where), "exists": False, "removed": 0, "entries": 0, "bytes": 0}
+    store = RequestCacheStore(where, create=False)
+    try:
+        removed = store.prune(older_than_days, model, everything)
+        left = store.stats()
+    finally:
+        store.close()
+    return {"path": str(where), "exists": True, "removed": removed, "entries": left["entries"],
+            "bytes": left["bytes"]}
