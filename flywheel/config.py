@@ -27,6 +27,8 @@ class EvolveConfig:
     part_size: int = 48  # accepted problems per atomic commit inside a round
     solver_samples: int = 4  # k: samples per problem when a solver model is configured
     solver_min_pass_rate: float = 0.0  # 0 records the solver's pass rate only; above 0 rejects below it
+    solver_min_agree: int = 1  # model-made problems need this many of the k solver samples to match the stated
+    # answer when a solver model is configured (0: record only); procedural problems are never held to it
     judge_threshold: int = 7  # every rubric score (0-10) must reach this when a judge model is configured
     repair_attempts: int = 2  # repairer rounds per failed problem when a repairer model is configured
     extensions: bool = True  # from round 2 on, extend accepted problems (parallel / sequential operators)

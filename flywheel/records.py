@@ -127,6 +127,7 @@ class Problem:
     verdicts: tuple[Verdict, ...] = ()
     proposer: str = "procedural"
     verifier: str = ""
+    verified_by: str = ""  # procedural | author_code | solver: who confirmed the answer independently
     cost: Cost = field(default_factory=Cost)
     seed: int = 0
     created_at: float = field(default_factory=time.time)
@@ -268,6 +269,7 @@ PROBLEM_SCHEMA = pa.schema(
         ("verdicts", pa.list_(VERDICT_TYPE)),
         ("proposer", pa.string()),
         ("verifier", pa.string()),
+        ("verified_by", pa.string()),
         ("cost", COST_TYPE),
         ("seed", pa.int64()),
         ("created_at", pa.float64()),
