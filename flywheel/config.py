@@ -30,6 +30,8 @@ class EvolveConfig:
     solver_min_agree: int = 1  # model-made problems need this many of the k solver samples to match the stated
     # answer when a solver model is configured (0: record only); procedural problems are never held to it
     judge_threshold: int = 7  # every rubric score (0-10) must reach this when a judge model is configured
+    judge_rubric: tuple[str, ...] = ("question_answer", "drawing", "tool_edit", "numbers")  # items the judge
+    # scores (flywheel/lmm/review.py RUBRIC); the prompt lists only these and the reply must score each
     repair_attempts: int = 2  # repairer rounds per failed problem when a repairer model is configured
     extensions: bool = True  # from round 2 on, extend accepted problems (parallel / sequential operators)
     near_dedup: bool = True  # reject near-duplicates of accepted problems across all rounds (text and image)
