@@ -18,7 +18,8 @@ def data_option(fn):
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr (and let Ray's own progress "
+              "bars and logs through).")
 def main(verbose: bool) -> None:
     """flywheel: synthesise interactive visual-reasoning data and train on it."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
@@ -217,7 +218,8 @@ def evolve(rounds: int | None, data: str, seed: int | None, resume: bool, addres
         print_round(console, round_no, summary)
 
     try:
-        run_evolve(cfg, data, resume=resume, on_round=on_round)
+        run_evolve(cfg, data, resume=resume, on_round=on_round,
+                   verbose=bool(click.get_current_context().find_root().params.get("verbose")))
     except EvolveError as exc:
         raise click.ClickException(str(exc)) from None
     if done:

@@ -64,7 +64,9 @@ class RayConfig:
     render_actors: int = 2  # actor pool size of the render stage
     verify_actors: int = 2  # actor pool size of the verify stage
     actor_cpus: float = 0.25  # CPUs each stage actor reserves (well below 1: avoids the 2-core deadlock)
-    batch_size: int = 8  # records per Ray Data batch
+    batch_size: int = 8  # records per call of a CPU stage (render, verify): a render is seconds of sandbox work
+    model_batch_size: int = 16  # records per call of a model stage; enough calls run at once to fill the pool
+    progress_interval_s: float = 30.0  # seconds between progress blocks when stderr is not a terminal
 
 
 @dataclass(frozen=True)

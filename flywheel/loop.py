@@ -16,6 +16,7 @@ from pathlib import Path
 from flywheel.config import FlywheelConfig
 from flywheel.knowledge import KnowledgeSystem
 from flywheel.near_dups import build_near_index
+from flywheel.proposers import choose_proposer
 from flywheel.records import PROBLEM_SCHEMA, table_to_problems
 from flywheel.round import RoundContext, run_round
 
@@ -58,10 +59,21 @@ def init_ray(cfg: FlywheelConfig) -> bool:
         ray.init(address=address, **quiet)
     else:
         _start_local(lambda: ray.init(num_cpus=cfg.ray.num_cpus, include_dashboard=False, **quiet))
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = True
-    ctx.print_on_execution_start = False
     return True
+
+
+def quiet_ray_data(verbose: bool) -> None:
+    """Ray Data logs each execution's plan and stats at INFO and draws a bar per operator; a run's stderr
+    should hold the round's own progress lines instead (`-v` brings Ray's back)."""
+    import ray
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = verbose
+    ctx.print_on_execution_start = verbose
+    ctx.verbose_stats_logs = verbose
+    if not verbose:
+        logging.getLogger("ray").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # e.g. "Progress bars disabled" at each execution
 
 
 HISTORY_COLUMNS = ["id", "round", "family", "concepts", "operator", "proposer", "seed", "level", "verdicts",
@@ -129,8 +141,9 @@ def _round_problems(data: Path, round_no: int, columns: list[str]) -> list:
 
 
 def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
-           on_round: RoundReport | None = None) -> list[dict]:
-    """Run `cfg.evolve.rounds` rounds into `data`; returns one summary per round run (skipped ones excluded)."""
+           on_round: RoundReport | None = None, verbose: bool = False) -> list[dict]:
+    """Run `cfg.evolve.rounds` rounds into `data`; returns one summary per round run (skipped ones excluded).
+    `verbose` lets Ray's own progress bars and logs through (else one progress line per stage)."""
     from generators.procedural.catalog import FAMILIES
     from storage.shards import committed_rounds
 
@@ -145,9 +158,11 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
     if not families:
         raise EvolveError(f"no procedural family matches {cfg.evolve.families}; known: {sorted(FAMILIES)}")
     we_started = init_ray(cfg)
+    quiet_ray_data(verbose)
     from flywheel.models.pool import build_pools, close_pools
 
     pools = build_pools(cfg.models.roles())
+    proposer = choose_proposer(pools)
     first = min((r for r in range(1, cfg.evolve.rounds + 1) if r not in complete), default=cfg.evolve.rounds + 1)
     knowledge = knowledge_before(data, first)
     seed_ids = frozenset(c.id for c in KnowledgeSystem.seed().concepts)
@@ -159,10 +174,9 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
                 log.info("round %d already complete, skipped", round_no)
                 continue
             knowledge.save(data / "knowledge.json")  # the stages read the round's system from here
-            by_family, by_concept, parents = _history(data, round_no)
-            if "proposer" in pools:
-                parents = lmm_parents(data, round_no)
-            ctx = RoundContext(cfg, data, families, knowledge, seed_ids, pools, parents)
+            by_family, by_concept, _ = _history(data, round_no)
+            ctx = RoundContext(cfg, data, families, knowledge, proposer, seed_ids, pools,
+                               proposer.parents(data, round_no), verbose)
             summary, knowledge = run_round(ctx, round_no, by_family, by_concept, near)
             knowledge.save(data / "knowledge.json")
             summaries.append(summary)

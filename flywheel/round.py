@@ -1,36 +1,30 @@
-"""One round of the flywheel, as a streaming Ray Data pipeline: plan -> propose -> render -> verify ->
-[solve] -> [judge] -> [repair] -> [extract] -> write; the bracketed stages run when a model serves that role.
+"""One round of the flywheel, read top to bottom like the paper's figure: plan -> stream the declared stages
+(propose, render, verify, solve, judge, repair, extract) -> admit -> commit.
 
-Render and verify run in actor pools that own warm sandboxes; the driver consumes the stream, estimates each
-survivor's difficulty, drops near-duplicates of anything accepted in any round, and commits accepted problems
-and rejections in atomic parts, so a killed round loses at most one part of work and a resumed round skips
-every task whose outcome is already committed. After the last part the knowledge system grows from what the
-round accepted (flywheel/coevolve.py) and the summary records the growth.
+`declare_stages` is the list; a model stage appears when a model serves its role, and the propose stage comes
+from the proposer variant chosen once per run (flywheel/proposers.py). Every stage runs through the same
+generic Ray wrapper (flywheel/stages.py) with its resources from the config; the functions behind them are in
+flywheel/stage_work.py and the algorithms in generators/ and verifiers/. The driver consumes the stream,
+estimates each survivor's difficulty, drops near-duplicates of anything accepted in any round, and commits
+accepted problems and rejections in atomic parts, so a killed round loses at most one part of work and a
+resumed round skips every task whose outcome is already committed (model calls are replayed from the request
+cache). After the last part the knowledge system grows from what the round accepted (flywheel/coevolve.py).
 """
 
 from __future__ import annotations
 
-import pickle
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from flywheel.config import FlywheelConfig
 from flywheel.knowledge import KnowledgeSystem
 from flywheel.records import Problem, Rejection, reject
-from flywheel.stages import (
-    ExtractStage,
-    JudgeStage,
-    LMMProposeStage,
-    RenderStage,
-    RepairStage,
-    SolveStage,
-    VerifyStage,
-    from_batch,
-    propose_batch,
-)
+from flywheel.stage_work import extract_work, model_check_work, repair_work, sandboxed_work
+from flywheel.stages import Resources, Stage, model_resources, stream
 
 
 @dataclass(frozen=True)
@@ -39,81 +33,116 @@ class RoundContext:
     data: Path
     families: tuple[str, ...]
     knowledge: KnowledgeSystem
+    proposer: Any  # flywheel.proposers.Proposer, chosen once per run
     seed_concepts: frozenset[str] = field(default_factory=frozenset)
     pools: dict[str, Any] = field(default_factory=dict)  # role -> flywheel.models.pool.ModelPool
     # Extension parents from earlier rounds: generators.propose.Parent (procedural) or Problem (model proposer)
     parents: tuple = ()
+    verbose: bool = False  # show Ray's own progress bars and logs
 
     @property
     def knowledge_version(self) -> str:
         return str(self.knowledge.version)
 
     @property
-    def proposer_pool(self) -> Any:
-        return self.pools.get("proposer")
-
-    @property
-    def solver_pool(self) -> Any:
-        return self.pools.get("solver")
+    def knowledge_path(self) -> str:
+        return str(self.data / "knowledge.json")
 
 
-def plan_tasks(ctx: RoundContext, round_no: int, mean: float, by_family: Counter, by_concept: Counter) -> list:
-    """Procedural tasks (family, level, seed[, operator, parent]), or LMM tasks (concepts, tools, level, seed)."""
-    ev = ctx.cfg.evolve
-    if ctx.proposer_pool is None:
-        from generators.procedural.catalog import PARALLEL, SEQUENTIAL
-        from generators.propose import plan_round
-
-        parents = ctx.parents if ev.extensions else ()
-        return plan_round(round_no, ev.problems_per_round, ev.seed, mean, list(ctx.families), by_family, parents,
-                          {"parallel": set(PARALLEL), "sequential": set(SEQUENTIAL)})
-    from generators.lmm.propose import plan_lmm_round
-
-    parents = ctx.parents if ev.extensions else ()
-    return plan_lmm_round(round_no, ev.problems_per_round, ev.seed, mean, ctx.knowledge, by_concept, parents)
+MODEL_CHECKS = (("solve", "solver"), ("judge", "judge"))  # stage name, model role
 
 
-def _propose(ds, ctx: RoundContext, skip_ids: frozenset[str]):
-    import ray
+def declare_stages(ctx: RoundContext, skip_ids: frozenset[str]) -> list[Stage]:
+    """The round as a list: propose, render, verify, [solve], [judge], [repair], [extract]."""
+    cfg, pools, rc = ctx.cfg, ctx.pools, ctx.cfg.ray
+    checks = [Stage("render", partial(sandboxed_work, "render", cfg), Resources(rc.render_actors, rc.actor_cpus,
+                                                                              batch_size=rc.batch_size)),
+              Stage("verify", partial(sandboxed_work, "verify", cfg), Resources(rc.verify_actors, rc.actor_cpus,
+                                                                              batch_size=rc.batch_size))]
+    checks += [Stage(name, partial(model_check_work, name, pools[role], cfg), model_resources(pools[role].spec, rc))
+               for name, role in MODEL_CHECKS if role in pools]
+    stages = [ctx.proposer.stage(ctx, skip_ids), *checks]
+    if "repairer" in pools:
+        stages.append(Stage("repair", partial(repair_work, pools["repairer"], ctx.knowledge_path,
+                                              cfg.evolve.repair_attempts, tuple(checks)),
+                            model_resources(pools["repairer"].spec, rc), mode="rejections"))
+    if "extractor" in pools:
+        stages.append(Stage("extract", partial(extract_work, pools["extractor"], ctx.knowledge_path),
+                            model_resources(pools["extractor"].spec, rc)))
+    return stages
 
-    rc = ctx.cfg.ray
-    if ctx.proposer_pool is None:
-        return ds.map_batches(propose_batch, fn_kwargs={"skip_ids": skip_ids}, batch_size=rc.batch_size,
-                              batch_format="numpy", num_cpus=rc.actor_cpus)
-    from generators.lmm.propose import example_pool
 
-    size = max(1, ctx.proposer_pool.spec.pool_size)
-    examples = example_pool(ctx.parents, ctx.cfg.evolve.seed)  # accepted model-made problems, else procedural
-    return ds.map_batches(LMMProposeStage, fn_constructor_args=(ctx.proposer_pool, str(ctx.data / "knowledge.json"),
-                                                                 skip_ids, examples),
-                          batch_size=rc.batch_size, batch_format="numpy", num_cpus=rc.actor_cpus,
-                          compute=ray.data.ActorPoolStrategy(size=size))
+def run_round(ctx: RoundContext, round_no: int, by_family: Counter, by_concept: Counter,
+              near: Any = None) -> tuple[dict, KnowledgeSystem]:
+    """Run (or finish) one round and commit it; returns the round summary and the grown knowledge system."""
+    from flywheel.coevolve import composites_of, grow_from_round, growth_summary
+    from storage.shards import ShardWriter, read_rejections, read_round
+
+    t0 = time.monotonic()
+    mean = planned_mean(ctx.cfg, round_no)
+    tasks = ctx.proposer.plan(ctx, round_no, mean, by_family, by_concept)
+    done = {p.id for p in read_round(ctx.data, round_no)} | {r.id for r in read_rejections(ctx.data, round_no)}
+    stages = declare_stages(ctx, frozenset(done))
+    with ShardWriter(ctx.data, round_no, config=ctx.cfg.to_dict(), knowledge_version=ctx.knowledge_version) as w, \
+            watch(ctx, round_no, stages) as board:
+        gate = Admission(set(w.committed) - done, composites_of(ctx.knowledge), near, board=board)
+        for records in stream(stages, tasks, board):
+            gate.take(records)
+            if len(gate.problems) >= ctx.cfg.evolve.part_size:
+                w.commit_part(*gate.part())
+        w.commit_part(*gate.part())
+        accepted = read_round(ctx.data, round_no)
+        grown, report = grow_from_round(ctx.knowledge, accepted, round_no)
+        summary = summarize(ctx, round_no, len(tasks), mean, time.monotonic() - t0, accepted,
+                            tuple(gate.rejected_tokens))
+        summary["knowledge"] = growth_summary(ctx.knowledge, grown, report)
+        summary["duplicates"] = gate.duplicates()
+        summary["models"] = model_summary(ctx.pools)
+        w.commit_part(summary=summary, final=True)
+    return summary, grown
 
 
-def build_pipeline(ctx: RoundContext, tasks: list, skip_ids: frozenset[str]):
-    """The round's dataset: lazy until iterated; each stage scales on its own."""
-    import ray
+def planned_mean(cfg: FlywheelConfig, round_no: int) -> float:
+    """The round's mean difficulty level: the ladder moves up each round, capped at 5."""
+    ev = cfg.evolve
+    return min(5.0, ev.difficulty_start + ev.difficulty_step * (round_no - 1))
 
-    rc = ctx.cfg.ray
-    items = [{"record": pickle.dumps(t)} for t in tasks]
-    blocks = max(1, min(len(items), 4 * (rc.render_actors + rc.verify_actors)))
-    ds = _propose(ray.data.from_items(items, override_num_blocks=blocks), ctx, skip_ids)
-    for stage, size in ((RenderStage, rc.render_actors), (VerifyStage, rc.verify_actors)):
-        ds = ds.map_batches(stage, fn_constructor_args=(ctx.cfg,), batch_size=rc.batch_size, batch_format="numpy",
-                            compute=ray.data.ActorPoolStrategy(size=size), num_cpus=rc.actor_cpus)
-    pools, ks_path = ctx.pools, str(ctx.data / "knowledge.json")
-    model_stages = (
-        ("solver", SolveStage, (ctx.cfg, pools.get("solver"))),
-        ("judge", JudgeStage, (ctx.cfg, pools.get("judge"))),
-        ("repairer", RepairStage, (ctx.cfg, pools.get("repairer"), ks_path, pools.get("solver"), pools.get("judge"))),
-        ("extractor", ExtractStage, (pools.get("extractor"), ks_path)),
-    )
-    for role, stage, args in model_stages:
-        if role in pools:
-            ds = ds.map_batches(stage, fn_constructor_args=args, batch_size=rc.batch_size, batch_format="numpy",
-                                num_cpus=rc.actor_cpus,
-                                compute=ray.data.ActorPoolStrategy(size=max(1, pools[role].spec.pool_size)))
-    return ds
+
+class watch:  # noqa: N801 - used as a context manager, reads as `with watch(...) as board`
+    """The round's progress board and its live view (one line per stage); the pools' loads ride along."""
+
+    def __init__(self, ctx: RoundContext, round_no: int, stages: list[Stage]):
+        self.ctx, self.round_no, self.stages = ctx, round_no, stages
+
+    def __enter__(self):
+        import ray
+
+        from flywheel.progress import ProgressView, start_board
+
+        self.board = start_board([s.name for s in self.stages])
+        roles = {"propose": "proposer", "solve": "solver", "judge": "judge", "repair": "repairer",
+                 "extract": "extractor"}
+        loads = {s.name: self.ctx.pools[roles[s.name]].load for s in self.stages
+                 if roles.get(s.name) in self.ctx.pools and hasattr(self.ctx.pools[roles[s.name]], "load")}
+        self.view = ProgressView(self.board, f"round {self.round_no}", loads,
+                                 interval_s=self.ctx.cfg.ray.progress_interval_s)
+        self.view.__enter__()
+        self._ray = ray
+        return self.board
+
+    def __exit__(self, *exc: object) -> None:
+        self.view.__exit__(*exc)
+        self._ray.kill(self.board)
+
+
+def model_summary(pools: dict[str, Any]) -> dict:
+    """Per role: requests, cached replays, failures and tokens the round's pools report (cumulative per run)."""
+    out = {}
+    for role, pool in pools.items():
+        load = pool.load() if hasattr(pool, "load") else {}
+        out[role] = {k: load[k] for k in ("requests", "cached", "failed", "prompt_tokens", "completion_tokens")
+                     if k in load}
+    return out
 
 
 @dataclass
@@ -123,10 +152,37 @@ class Admission:
     earlier: set[str]
     composites: list
     near: Any = None  # a near-duplicate index (flywheel/near_dups.py) or None when switched off
+    board: Any = None  # the round's progress board (admitted counts go there)
     seen: set[str] = field(default_factory=set)
     checked: int = 0
     near_duplicates: int = 0
     rejected_tokens: list[int] = field(default_factory=lambda: [0, 0])  # model tokens spent on rejected work
+    problems: list[Problem] = field(default_factory=list)  # admitted, not yet committed
+    rejections: list[Rejection] = field(default_factory=list)
+    committed: int = 0
+
+    def take(self, records: list) -> None:
+        """Admit the problems of one output batch, count the rejections, hold both until the next part."""
+        for rec in records:
+            rec = self.admit(rec) if isinstance(rec, Problem) else rec
+            if isinstance(rec, Rejection):
+                self.count(rec)
+            (self.problems if isinstance(rec, Problem) else self.rejections).append(rec)
+        if self.board is not None:
+            self.board.admitted.remote(self.committed + len(self.problems), self.committed)
+
+    def part(self) -> tuple[list[Problem], list[Rejection]]:
+        """What the next atomic commit writes; the gate starts a fresh part."""
+        part = (self.problems, self.rejections)
+        self.committed += len(self.problems)
+        self.problems, self.rejections = [], []
+        if self.board is not None:
+            self.board.admitted.remote(self.committed, self.committed)
+        return part
+
+    def duplicates(self) -> dict:
+        return {"checked": self.checked, "near_duplicates": self.near_duplicates,
+                "rate": round(self.near_duplicates / max(1, self.checked), 4)}
 
     def count(self, rej: Rejection) -> Rejection:
         if rej.problem is not None:
@@ -148,42 +204,6 @@ class Admission:
                 return reject(rec, "dedup", "near_duplicate", hit)
         self.seen.add(rec.id)
         return with_difficulty(tag_composites(rec, self.composites))
-
-
-def run_round(ctx: RoundContext, round_no: int, by_family: Counter, by_concept: Counter,
-              near: Any = None) -> tuple[dict, KnowledgeSystem]:
-    """Run (or finish) one round and commit it; returns the round summary and the grown knowledge system."""
-    from flywheel.coevolve import composites_of, grow_from_round, growth_summary
-    from storage.shards import ShardWriter, read_rejections, read_round
-
-    ev = ctx.cfg.evolve
-    t0 = time.monotonic()
-    mean = min(5.0, ev.difficulty_start + ev.difficulty_step * (round_no - 1))
-    tasks = plan_tasks(ctx, round_no, mean, by_family, by_concept)
-    done = {p.id for p in read_round(ctx.data, round_no)} | {r.id for r in read_rejections(ctx.data, round_no)}
-    with ShardWriter(ctx.data, round_no, config=ctx.cfg.to_dict(), knowledge_version=ctx.knowledge_version) as w:
-        gate = Admission(set(w.committed) - done, composites_of(ctx.knowledge), near)
-        problems: list[Problem] = []
-        rejections: list[Rejection] = []
-        for batch in build_pipeline(ctx, tasks, frozenset(done)).iter_batches(batch_size=None, batch_format="numpy"):
-            for rec in from_batch(batch):
-                rec = gate.admit(rec) if isinstance(rec, Problem) else rec
-                if isinstance(rec, Rejection):
-                    gate.count(rec)
-                (problems if isinstance(rec, Problem) else rejections).append(rec)
-            if len(problems) >= ev.part_size:
-                w.commit_part(problems, rejections)
-                problems, rejections = [], []
-        w.commit_part(problems, rejections)
-        accepted = read_round(ctx.data, round_no)
-        grown, report = grow_from_round(ctx.knowledge, accepted, round_no)
-        summary = summarize(ctx, round_no, len(tasks), mean, time.monotonic() - t0, accepted,
-                            tuple(gate.rejected_tokens))
-        summary["knowledge"] = growth_summary(ctx.knowledge, grown, report)
-        summary["duplicates"] = {"checked": gate.checked, "near_duplicates": gate.near_duplicates,
-                                 "rate": round(gate.near_duplicates / max(1, gate.checked), 4)}
-        w.commit_part(summary=summary, final=True)
-    return summary, grown
 
 
 def _cost_per_accepted(accepted: list[Problem], rejected_tokens: tuple[int, int]) -> dict:
@@ -215,6 +235,8 @@ def summarize(ctx: RoundContext, round_no: int, proposed: int, mean: float, seco
         "accepted": len(accepted),
         "rejected": len(rejected),
         "accepted_by_operator": dict(Counter(p.operator for p in accepted).most_common()),
+        # who vouched for each answer: "author_code" means a model-made problem only its own code confirmed
+        "verified_by": dict(Counter(getattr(p, "verified_by", "") or "unrecorded" for p in accepted).most_common()),
         "rejected_by_reason": dict(Counter(f"{r.stage}:{r.reason}" for r in rejected).most_common()),
         "concepts_covered": len(concepts),
         "seed_concepts_covered": len(concepts & ctx.seed_concepts),

@@ -1,23 +1,73 @@
-"""Thin Ray Data wrappers: batch <-> records, and the stage's own resources. No algorithm lives here.
+"""The one generic Ray wrapper of the round: a declared `Stage` maps a plain stage function over batches of
+records in a Ray Data actor pool with the stage's own resources. No algorithm lives here.
 
-Records cross Ray boundaries pickled in one `record` column, so a batch can carry problems and rejections
-side by side: a stage works on the problems and passes rejections through untouched.
+A stage's `make` is a picklable zero-argument factory that runs once inside each actor and returns the plain
+function (`records -> records`) with its state bound (a warm sandbox, a model pool handle, the knowledge
+system), so tests call the same functions without Ray. Records cross Ray boundaries pickled in one `record`
+column, so a batch can carry problems and rejections side by side; `mode` says what the function sees:
+"tasks" (planned tasks in, any number of records out), "problems" (the problems of the batch, one outcome
+each, rejections passed through where they were) or "rejections" (repair: rejections in, new outcomes
+appended). CPU stages take small batches (a render is seconds of sandbox work); model stages take larger ones
+and keep many in flight per actor (`Resources.calls_in_flight`), because a model call is latency, not CPU.
+Each batch's counts go to the round's progress board (flywheel/progress.py).
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
-from flywheel.config import FlywheelConfig
-from flywheel.records import Problem
-from flywheel.sandbox import Sandbox, SandboxLimits
+from flywheel.records import Problem, Rejection
+
+Work = Callable[[list[Any]], list[Any]]
+Mode = Literal["tasks", "problems", "rejections"]
 
 
-def to_batch(records: list[Any]) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class Resources:
+    """Where and how wide a stage runs: actors, CPUs/GPUs each reserves, records per call, calls per actor."""
+
+    actors: int = 1
+    num_cpus: float = 0.25
+    num_gpus: float = 0.0
+    batch_size: int = 8
+    calls_in_flight: int = 1  # >1: the actor runs that many batches at once in threads (model stages)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    make: Callable[[], Work]
+    resources: Resources = Resources()
+    mode: Mode = "problems"
+
+
+ENGINE_SEQUENCES = 64  # requests an in-process engine (hf, vllm) is given at once when no option says otherwise
+
+
+def requests_in_flight(spec: Any) -> int:
+    """How many requests a pool serves at once: the openai backend's `concurrency` per actor; an in-process
+    engine batches what it is given (`max_num_seqs`, else ENGINE_SEQUENCES)."""
+    options = dict(spec.options)
+    per_actor = options.get("concurrency", 8) if spec.backend == "openai" else \
+        options.get("max_num_seqs", ENGINE_SEQUENCES)
+    return max(1, int(per_actor)) * max(1, spec.pool_size)
+
+
+def model_resources(spec: Any, ray_cfg: Any) -> Resources:
+    """A model stage's calls are latency, not CPU: one light actor that keeps enough batches in flight at
+    once to fill the pool's configured concurrency (batches of the config's `model_batch_size`, decoupled
+    from the small batches CPU stages take)."""
+    batch = max(1, ray_cfg.model_batch_size)
+    calls = max(1, -(-requests_in_flight(spec) // batch))
+    return Resources(1, ray_cfg.actor_cpus, batch_size=batch, calls_in_flight=calls)
+
+
+def to_batch(records: Sequence[Any]) -> dict[str, np.ndarray]:
     col = np.empty(len(records), dtype=object)
     col[:] = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in records]
     return {"record": col}
@@ -27,7 +77,7 @@ def from_batch(batch: dict[str, np.ndarray]) -> list[Any]:
     return [pickle.loads(b) for b in batch["record"]]
 
 
-def _on_problems(records: list[Any], work: Callable[[list[Problem]], list]) -> list[Any]:
+def on_problems(records: list[Any], work: Work) -> list[Any]:
     """Apply `work` to the problems among `records` (one outcome each), keep every rejection where it was."""
     records = list(records)
     idx = [i for i, r in enumerate(records) if isinstance(r, Problem)]
@@ -36,143 +86,54 @@ def _on_problems(records: list[Any], work: Callable[[list[Problem]], list]) -> l
     return records
 
 
-def _through(batch: dict[str, np.ndarray], work: Callable[[list[Problem]], list]) -> dict[str, np.ndarray]:
-    return to_batch(_on_problems(from_batch(batch), work))
+def apply(stage_mode: Mode, work: Work, records: list[Any]) -> list[Any]:
+    """One stage's function over one batch, as its mode says (also used to re-run a slice of stages)."""
+    if stage_mode == "tasks":
+        return work(records)
+    if stage_mode == "rejections":
+        return records + work([r for r in records if isinstance(r, Rejection)])
+    return on_problems(records, work)
 
 
-def propose_batch(batch: dict[str, np.ndarray], skip_ids: frozenset[str]) -> dict[str, np.ndarray]:
-    """Ray task body: tasks -> problems (or propose rejections), dropping ids already committed this round."""
-    from generators.procedural.catalog import FAMILIES, PARALLEL, SEQUENTIAL
-    from generators.propose import propose
+class StageWorker:
+    """The Ray Data actor body shared by every stage: build the function once, then map it over batches."""
 
-    extensions = {"parallel": PARALLEL, "sequential": SEQUENTIAL}
-    records = [propose(task, FAMILIES, extensions) for task in from_batch(batch)]
-    return to_batch([r for r in records if r.id not in skip_ids])
-
-
-class LMMProposeStage:
-    """LMM tasks -> proposer requests -> the model pool -> parsed problems (or propose rejections)."""
-
-    def __init__(self, pool, knowledge_path: str, skip_ids: frozenset[str] = frozenset(), examples: tuple = ()):
-        from flywheel.knowledge import KnowledgeSystem
-
-        self.pool, self.skip_ids, self.examples = pool, skip_ids, examples
-        self.ks = KnowledgeSystem.load(knowledge_path)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from generators.lmm.propose import examples_for, proposal_request, proposals
-
-        tasks = from_batch(batch)
-        spec = self.pool.spec
-        requests = [proposal_request(t, self.ks, examples_for(t, self.ks, self.examples),
-                                     max_tokens=spec.max_tokens, temperature=spec.temperature) for t in tasks]
-        records = [r for t, c in zip(tasks, self.pool.generate(requests), strict=True)
-                   for r in proposals(t, c, self.ks, f"{spec.backend}:{spec.model}")]
-        return to_batch([r for r in records if r.id not in self.skip_ids])
-
-
-class RenderStage:
-    def __init__(self, cfg: FlywheelConfig):
-        self.sandbox = Sandbox(workers=cfg.sandbox.workers_per_actor)
-        self.limits = SandboxLimits(wall_s=cfg.sandbox.render_wall_s, memory_mb=cfg.sandbox.memory_mb)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from generators.render import render_batch
-
-        return _through(batch, lambda ps: render_batch(ps, self.sandbox, self.limits))
-
-
-class VerifyStage:
-    def __init__(self, cfg: FlywheelConfig):
-        self.sandbox = Sandbox(workers=cfg.sandbox.workers_per_actor)
-        self.limits = SandboxLimits(wall_s=cfg.sandbox.check_wall_s, memory_mb=cfg.sandbox.memory_mb)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from verifiers.checks import verify_batch
-
-        return _through(batch, lambda ps: verify_batch(ps, self.sandbox, self.limits))
-
-
-class SolveStage:
-    def __init__(self, cfg: FlywheelConfig, pool):
-        self.cfg, self.pool = cfg, pool
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from verifiers.crossmodel import solve_check
-
-        return _through(batch, lambda ps: solve_check(ps, self.pool, self.cfg))
-
-
-class JudgeStage:
-    def __init__(self, cfg: FlywheelConfig, pool):
-        self.cfg, self.pool = cfg, pool
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from verifiers.judge import judge_check
-
-        return _through(batch, lambda ps: judge_check(ps, self.pool, self.cfg))
-
-
-class ExtractStage:
-    """Co-evolution input: the extractor names the concepts and tools each accepted problem uses."""
-
-    def __init__(self, pool, knowledge_path: str):
-        from flywheel.knowledge import KnowledgeSystem
-
-        self.pool, self.ks = pool, KnowledgeSystem.load(knowledge_path)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from generators.lmm.extract import extract
-
-        return _through(batch, lambda ps: extract(ps, self.pool, self.ks))
-
-class RepairStage:
-    """Checker-repairer loop: failed problems go to the repairer with the failure reason, and each repaired
-    problem is re-rendered and re-checked by the same checks (and models) as a fresh one, up to
-    `repair_attempts` times. Every attempt is kept: the failed original stays a rejection, an attempt that
-    fails again is a rejection whose parent is the one it tried to fix, and a success is a problem with
-    operator "repair" whose parent_id leads back along that chain."""
-
-    def __init__(self, cfg: FlywheelConfig, pool, knowledge_path: str, solver=None, judge=None):
-        from flywheel.knowledge import KnowledgeSystem
-
-        self.cfg, self.pool, self.solver, self.judge = cfg, pool, solver, judge
-        self.ks = KnowledgeSystem.load(knowledge_path)
-        self.sandbox = Sandbox(workers=cfg.sandbox.workers_per_actor)
-        self.render_limits = SandboxLimits(wall_s=cfg.sandbox.render_wall_s, memory_mb=cfg.sandbox.memory_mb)
-        self.check_limits = SandboxLimits(wall_s=cfg.sandbox.check_wall_s, memory_mb=cfg.sandbox.memory_mb)
+    def __init__(self, stage: Stage, board: Any = None):
+        self.name, self.mode, self.board = stage.name, stage.mode, board
+        self.work = stage.make()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         records = from_batch(batch)
-        failed = [r for r in records if self._repairable(r)]
-        for _ in range(self.cfg.evolve.repair_attempts):
-            if not failed:
-                break
-            outcomes = self._attempt(failed)
-            records += outcomes
-            failed = [r for r in outcomes if self._repairable(r)]
-        return to_batch(records)
+        if self.board is not None:
+            self.board.started.remote(self.name, len(records))
+        out = apply(self.mode, self.work, records)
+        if self.board is not None:
+            self.board.finished.remote(self.name, len(records), _outcomes(records, out))
+        return to_batch(out)
 
-    @staticmethod
-    def _repairable(r) -> bool:
-        from generators.lmm.repair import repairable
 
-        return repairable(r)
+def _outcomes(before: list[Any], after: list[Any]) -> tuple[int, int]:
+    """(problems, rejections) this stage produced: what reached it as a rejection is not counted again."""
+    seen = {id(r) for r in before if isinstance(r, Rejection)}
+    problems = sum(isinstance(r, Problem) for r in after)
+    return problems, sum(isinstance(r, Rejection) and id(r) not in seen for r in after)
 
-    def _attempt(self, failed: list) -> list:
-        from generators.lmm.repair import repair
-        from generators.render import render_batch
-        from verifiers.checks import verify_batch
-        from verifiers.crossmodel import solve_check
-        from verifiers.judge import judge_check
 
-        fixed = repair(failed, self.pool, self.ks)
-        checks = [lambda ps: render_batch(ps, self.sandbox, self.render_limits),
-                  lambda ps: verify_batch(ps, self.sandbox, self.check_limits)]
-        if self.solver is not None:
-            checks.append(lambda ps: solve_check(ps, self.solver, self.cfg))
-        if self.judge is not None:
-            checks.append(lambda ps: judge_check(ps, self.judge, self.cfg))
-        for check in checks:
-            fixed = _on_problems(fixed, check)
-        return fixed
+def stream(stages: Sequence[Stage], items: Sequence[Any], board: Any = None) -> Iterator[list]:
+    """Run `items` through `stages` as one streaming Ray Data pipeline; yields the records of each output batch
+    (in completion order) as soon as the last stage emits them."""
+    import ray
+
+    blocks = max(1, -(-len(items) // max(1, stages[0].resources.batch_size)))  # one block = one first-stage call
+    ds = ray.data.from_items([{"record": pickle.dumps(t)} for t in items], override_num_blocks=blocks)
+    for stage in stages:
+        r = stage.resources
+        threads = {"max_concurrent_calls_per_actor": r.calls_in_flight, "enable_true_multi_threading": True} \
+            if r.calls_in_flight > 1 else {}
+        compute = ray.data.ActorPoolStrategy(size=max(1, r.actors),
+                                             max_tasks_in_flight_per_actor=max(2, r.calls_in_flight), **threads)
+        ds = ds.map_batches(StageWorker, fn_constructor_args=(stage, board), batch_size=r.batch_size,
+                            batch_format="numpy", compute=compute, num_cpus=r.num_cpus,
+                            num_gpus=r.num_gpus or None)
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        yield from_batch(batch)
