@@ -194,9 +194,11 @@ def tiny_model(out: str, seed: int, size: str) -> None:
               help="Propose with a model instead of the procedural families.")
 @click.option("--model", default=None, help="Proposer model: a local dir / hub name (hf, vllm) or a served name.")
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint for --backend openai.")
+@click.option("--no-cache", is_flag=True, help="Do not store or replay model calls (the request cache, "
+              "<data>/cache/requests.sqlite by default).")
 def evolve(rounds: int | None, data: str, seed: int | None, resume: bool, address: str | None,
            config_file: str | None, problems_per_round: int | None, backend: str | None, model: str | None,
-           base_url: str | None) -> None:
+           base_url: str | None, no_cache: bool) -> None:
     """Run the data flywheel: propose, render, verify and commit problems, round after round."""
     from rich.console import Console
 
@@ -209,7 +211,8 @@ def evolve(rounds: int | None, data: str, seed: int | None, resume: bool, addres
         raise click.UsageError("--backend needs --model")
     cfg = load_config(config_file, evolve__rounds=rounds, evolve__seed=seed, ray__address=address,
                       evolve__problems_per_round=problems_per_round, models__proposer__backend=backend,
-                      models__proposer__model=model, models__proposer__base_url=base_url)
+                      models__proposer__model=model, models__proposer__base_url=base_url,
+                      cache__enabled=False if no_cache else None)
     console = Console()
     done: list[tuple[int, dict]] = []
 

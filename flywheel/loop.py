@@ -159,9 +159,12 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
         raise EvolveError(f"no procedural family matches {cfg.evolve.families}; known: {sorted(FAMILIES)}")
     we_started = init_ray(cfg)
     quiet_ray_data(verbose)
+    from flywheel.models.cache import open_request_cache
     from flywheel.models.pool import build_pools, close_pools
 
-    pools = build_pools(cfg.models.roles())
+    roles = cfg.models.roles()
+    cache = open_request_cache(cfg, data) if roles else None  # every model call, replayed on --resume
+    pools = build_pools(roles, cache=cache)
     proposer = choose_proposer(pools)
     first = min((r for r in range(1, cfg.evolve.rounds + 1) if r not in complete), default=cfg.evolve.rounds + 1)
     knowledge = knowledge_before(data, first)
@@ -184,6 +187,8 @@ def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
                 on_round(round_no, summary)
     finally:
         close_pools(pools)
+        if cache is not None:
+            cache.close()
         if we_started:
             import ray
 
