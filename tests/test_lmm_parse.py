@@ -412,6 +412,68 @@ def test_a_parsed_proposal_renders_and_its_tool_code_edits_the_image(sandbox):
 
 
 # ----------------------------------------------------------------------------------------------------
+# Several levels in one reply; fractions; tool code that saves a file
+# ----------------------------------------------------------------------------------------------------
+
+LEVELS = ProposalDefaults(levels=(2, 3, 4))
+
+
+def _reply(*difficulties) -> str:
+    """A JSON array of GOOD variants (distinct questions) with the given difficulty values (None: omitted)."""
+    items = [json.loads(variant(question=f"Problem {i}: find the area of triangle ABC.", difficulty=d))
+             for i, d in enumerate(difficulties)]
+    return "Here are the problems:\n```json\n" + json.dumps(items, indent=1) + "\n```"
+
+
+def test_each_candidate_keeps_its_own_asked_level_else_its_position():
+    assert [d.difficulty for d in parse_proposal(_reply(4, 2, 3), LEVELS)] == [4, 2, 3]  # own levels win
+    assert [d.difficulty for d in parse_proposal(_reply(None, None, None), LEVELS)] == [2, 3, 4]  # by position
+    assert [d.difficulty for d in parse_proposal(_reply(2, 5, 1), LEVELS)] == [2, 3, 4]  # 5, 1 were not asked
+    assert [d.difficulty for d in parse_proposal(_reply("easy", "medium", "hard"), LEVELS)] == [2, 3, 4]
+    drafts = parse_proposal(_reply(9, 3), LEVELS)
+    assert [d.difficulty for d in drafts] == [2, 3] and "level_by_position" in drafts[0].fixes
+
+
+def test_a_reply_with_more_candidates_than_levels_keeps_the_first_ones_and_fewer_yields_what_it_has():
+    four = parse_candidates(_reply(2, 3, 4, 4), LEVELS)
+    assert len(four) == 3 and [d.question[:9] for d in four] == ["Problem 0", "Problem 1", "Problem 2"]
+    assert len(parse_candidates(_reply(3), LEVELS)) == 1
+    broken = _reply(2, 3)[:-4].rstrip().rstrip("]") + ', {"question": "Problem 2: what is the'  # cut off
+    items = parse_candidates(broken, LEVELS)
+    assert [type(x).__name__ for x in items] == ["ProposalDraft", "ProposalDraft", "ParseFailure"]
+    assert items[2].reason == "truncated"
+    assert len(parse_candidates(_reply(2, 3, 4, 4))) == 4  # without asked levels nothing is dropped
+
+
+def test_a_fraction_is_a_number_whatever_kind_the_model_gave_it():
+    for answer, kind in (("3/4", "expression"), ("-7/2", "exact"), ("\\frac{3}{4}", "expression"), ("5/8", "fraction")):
+        d = one(variant(answer=answer, answer_kind=kind))
+        assert d.answer_kind == "number", (answer, kind)
+    assert "fraction_is_number" in one(variant(answer="3/4", answer_kind="expression")).fixes
+    assert one(variant(answer="3*sqrt(2)", answer_kind="expression")).answer_kind == "expression"
+    assert one(variant(answer="3/4", answer_kind=None)).answer_kind == "number"
+
+
+ZOOM_PIL = "from PIL import Image\nim = Image.open('image.png')\nim.crop((80, 40, 240, 160)).resize((480, 360)).save('zoom.png')"
+ZOOM_IMSAVE = "crop = plt.imread('image.png')[40:160, 80:240]\nplt.imsave('zoom.png', crop)"
+
+
+def test_tool_code_that_saves_a_file_draws_into_ax_instead(sandbox):
+    for code in (ZOOM_PIL, ZOOM_IMSAVE):
+        steps = [{"kind": "code", "text": "Zoom into the label.", "code": code}, {"kind": "think", "text": "30"}]
+        d = one(variant(solution=steps))
+        tool = d.solution[0].code
+        assert "tool_file_save_redirected" in d.fixes and tool.startswith(tool_canvas_code(600, 480))
+        assert ".save(" not in tool and "imsave" not in tool and "ax.imshow(np.asarray(" in tool
+        png = sandbox.run(d.render_code).images[0].png
+        edit = sandbox.run(tool, inputs={"image.png": png})
+        assert edit.status == "ok" and len(edit.images) == 1, edit.stderr  # one image: the step's result
+        assert Image.open(io.BytesIO(edit.images[0].png)).size == (600, 480) and edit.images[0].png != png
+    kept = one(variant(solution=[{"kind": "code", "text": "t", "code": "ax.plot([1, 2], [3, 4])\nplt.savefig('x.png')"}]))
+    assert kept.solution[0].code.endswith("ax.plot([1, 2], [3, 4])\n") and "output_calls_removed" in kept.fixes
+
+
+# ----------------------------------------------------------------------------------------------------
 # Judge, extractor and solver outputs
 # ----------------------------------------------------------------------------------------------------
 

@@ -9,9 +9,11 @@ import random
 import pytest
 
 from flywheel.knowledge import DOMAINS, KnowledgeSystem
+from flywheel.lmm.clean import is_rational
 from flywheel.lmm.jsonish import scan
 from flywheel.lmm.parse import ProposalDefaults, ProposalDraft, parse_proposal, to_problem
 from flywheel.lmm.prompts import (
+    DIFFICULTY_HINTS,
     EXAMPLES_HEADER,
     TEMPLATES,
     extract_prompt,
@@ -78,7 +80,7 @@ def test_few_shot_block_is_bounded_and_well_formed(problems):
 
 def test_propose_prompt_lists_the_combination_and_a_schema_the_parser_reads(problems):
     concepts, tools = KS.concepts[10:12], KS.tools[:2]
-    text = propose_prompt(concepts, tools, difficulty=4, examples=problems[:2], width=640, height=400, count=3)
+    text = propose_prompt(concepts, tools, levels=(3, 4, 5), examples=problems[:2], width=640, height=400)
     for node in (*concepts, *tools):
         assert node.id in text
     assert "level 4 of 5" in text and canvas_code(640, 400) in text and text.count("### Example") == 2
@@ -99,7 +101,8 @@ def test_repair_schema_round_trips_every_family(problems):
         assert [(s.kind, s.text.strip(), s.code) for s in again.solution] == [(s.kind, s.text.strip(), s.code)
                                                                               for s in p.solution]  # fmt: skip
         assert again.elements == p.elements and again.concepts == p.concepts and again.tools == p.tools
-        assert (again.answer_kind, again.check_code, again.width) == (p.answer_kind, p.check_code, p.width)
+        kind = "number" if p.answer_kind == "expression" and is_rational(p.answer) else p.answer_kind  # the rule
+        assert (again.answer_kind, again.check_code, again.width) == (kind, p.check_code, p.width)
 
 
 def test_builders_fill_their_templates(problems):
@@ -114,3 +117,56 @@ def test_builders_fill_their_templates(problems):
     assert p.question in solve and "(x, y)" in solve and "<answer>" in solve and p.answer not in solve.split("\n")[3:]
     extract = extract_prompt(p, KS.concepts[:5], KS.tools[:3])
     assert KS.concepts[4].id in extract and KS.tools[2].id in extract and all(d in extract for d in DOMAINS)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The propose prompt after strong models read it (issue 10, "Realistic output")
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_one_request_asks_for_each_level_in_order_with_its_hint():
+    text = propose_prompt(KS.concepts[:2], KS.tools[:1], levels=(1, 2, 3))
+    assert text.startswith("You are an expert author of visual mathematics problems")
+    assert "Create 3 new problem(s)" in text and "JSON array of 3 object(s)" in text and "(1, 2, 3)" in text
+    lines = [ln for ln in text.splitlines() if ln.startswith("- Problem ")]
+    assert lines == [f"- Problem {i}: level {i} of 5. {DIFFICULTY_HINTS[i]}" for i in (1, 2, 3)]
+    single = propose_prompt(KS.concepts[:2], KS.tools[:1], 4)
+    assert "Create 1 new problem(s)" in single and "- Problem 1: level 4 of 5." in single
+
+
+def test_level_one_may_be_a_direct_reading_and_constructions_start_at_level_two():
+    assert "no construction needed" in DIFFICULTY_HINTS[1] and "labelled" in DIFFICULTY_HINTS[1]
+    assert all("construction" in DIFFICULTY_HINTS[lv] for lv in (2, 3, 4, 5))
+    assert "construction" not in DIFFICULTY_HINTS[1].replace("no construction needed", "")
+    text = propose_prompt(KS.concepts[:2], KS.tools[:1], levels=(1, 2, 3))
+    assert "From level 2 on it needs at least one auxiliary construction" in text
+    assert "At level 1 everything needed is labelled" in text
+
+
+def test_fractions_elements_of_charts_and_zoom_steps_are_spelled_out():
+    text = propose_prompt(KS.concepts[:2], KS.tools[:1], levels=(2, 3, 4))
+    assert 'a rational answer such as 3/4 is a "number"' in text and '"expression" only for exact values' in text
+    assert "A chart or plot has no vertices" in text and '"bar_top"' in text and "empty list []" in text
+    assert "ax.inset_axes(" in text and "never save a file" in text and "zoom.png" not in text
+
+
+def test_examples_on_another_canvas_say_so(problems):
+    other = next(p for p in problems if (p.width, p.height) != (600, 480))
+    block = few_shot_block([other], 1, canvas=(600, 480))
+    assert f"its own {other.width} x {other.height} canvas; yours is 600 x 480" in block
+    same = few_shot_block([other], 1, canvas=(other.width, other.height))
+    assert "its own" not in same and "its own" not in few_shot_block([other], 1)
+    text = propose_prompt(KS.concepts[:2], KS.tools[:1], 3, examples=[other])
+    assert f"its own {other.width} x {other.height} canvas" in text
+
+
+def test_seed_tool_examples_draw_into_ax_and_the_zoom_example_edits_the_image(sandbox, problems):
+    for t in KS.tools:
+        assert not any(s in t.example for s in (".save(", "savefig", "imsave", "zoom.png")), t.id
+    zoom = KS.tool("tool.crop_zoom").example
+    p = problems[0]
+    png = sandbox.run(p.render_code).images[0].png
+    from flywheel.canvas import tool_canvas_code
+
+    edit = sandbox.run(tool_canvas_code(p.width, p.height) + zoom + "\n", inputs={"image.png": png})
+    assert edit.status == "ok" and len(edit.images) == 1 and edit.images[0].png != png, edit.stderr

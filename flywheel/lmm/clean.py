@@ -3,7 +3,9 @@
 Used by `flywheel/lmm/parse.py` (and `review.py` for answers). Code is only parsed with `ast`, never run:
 output calls (`show`, `savefig`, `close`, `tight_layout`) are removed because the sandbox saves open figures
 itself, and the canvas preamble of `flywheel/canvas.py` is prepended where the model wrote only
-drawing lines. Test: `pytest tests/test_lmm_parse.py`.
+drawing lines. Tool code that saves a picture to a file of its own (`plt.imsave`, PIL's `.save`) has the
+picture drawn into the preamble's `ax` instead: the step's image is what `ax` shows, a saved file is never
+picked up. Test: `pytest tests/test_lmm_parse.py`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,20 @@ _BEFORE_NAME = (  # the control character, the letter it swallowed, and what mus
     ("\r", "r", "ight|ho|angle|floor|ceil"),
     ("\n", "n", "eq|abla|otin|geq|leq|parallel|cong"),
 )
+
+
+# A plain rational ("3/4", "-7/2", "\frac{3}{4}"): answer kind "number" (the prompt says so; "expression" is for
+# radicals, pi and symbols), whatever kind the model or a procedural family gave it. Both compare the same way.
+_RATIONAL = re.compile(r"[-+]?\d+(\.\d+)?\s*/\s*\d+(\.\d+)?|[-+]?\\d?frac\{\d+\}\{\d+\}")
+
+
+def is_rational(answer: str) -> bool:
+    r"""A fraction of two plain numbers.
+
+    >>> is_rational("3/4"), is_rational(r"\frac{3}{4}"), is_rational("3*sqrt(2)"), is_rational("7")
+    (True, True, False, False)
+    """
+    return bool(_RATIONAL.fullmatch(answer.strip()))
 
 
 class FieldError(ValueError):
@@ -136,21 +152,60 @@ def strip_output_calls(code: str, fixes: list[str]) -> str:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return code
-    targets = [
-        n for n in tree.body
-        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
-        and getattr(n.value.func, "attr", getattr(n.value.func, "id", None)) in OUTPUT_CALLS
-    ]  # fmt: skip
+    targets = [n for n in tree.body if _call_name(n) in OUTPUT_CALLS]
     if not targets:
         return code
+    fixes.append("output_calls_removed")
+    return _replace_statements(code, [(n, "") for n in targets])
+
+
+def _call_name(n: ast.stmt) -> str | None:
+    """The called name of a top-level expression statement `f(...)` / `x.f(...)`, else None."""
+    if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)):
+        return None
+    return getattr(n.value.func, "attr", getattr(n.value.func, "id", None))
+
+
+def _replace_statements(code: str, edits: list[tuple[ast.stmt, str]]) -> str:
+    """Each statement replaced by its new text ("" removes it; `pass` keeps a shared line valid)."""
     lines = code.split("\n")
-    for n in reversed(targets):  # from the bottom up, so earlier positions stay valid
+    for n, new in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):  # bottom up
         head = lines[n.lineno - 1].encode()[: n.col_offset].decode()
         tail = lines[n.end_lineno - 1].encode()[n.end_col_offset :].decode()  # type: ignore[index]
         alone = not head.strip() and tail.strip() in ("", ";")
-        lines[n.lineno - 1 : n.end_lineno] = [] if alone else [head + "pass" + tail]
-    fixes.append("output_calls_removed")
+        lines[n.lineno - 1 : n.end_lineno] = ([new] if new else []) if alone else [head + (new or "pass") + tail]
     return "\n".join(lines)
+
+
+def _saved_picture(n: ast.stmt) -> str | None:
+    """The picture a top-level `plt.imsave(name, arr)` or `<PIL image>.save('x.png')` writes, as source."""
+    name, call = _call_name(n), getattr(n, "value", None)
+    if name == "imsave" and isinstance(call, ast.Call) and len(call.args) >= 2:
+        return ast.unparse(call.args[1])
+    if name == "save" and isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.args:
+        target = call.args[0]
+        if isinstance(target, ast.Constant) and re.search(r"\.(png|jpe?g)$", str(target.value), re.IGNORECASE):
+            return ast.unparse(call.func.value)
+    return None
+
+
+def redirect_saves(code: str, width: int, height: int, fixes: list[str]) -> tuple[str, bool]:
+    """Tool code that saves a picture to a file (a crop or zoom, typically) draws it into `ax` instead, filling
+    the canvas, so it becomes the step's image; True when something was redirected.
+
+    >>> redirect_saves("im.crop((0, 0, 9, 9)).save('zoom.png')", 600, 480, [])[0]
+    'ax.imshow(np.asarray(im.crop((0, 0, 9, 9))), extent=(0, 600, 480, 0))'
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return code, False
+    edits = [(n, f"ax.imshow(np.asarray({pic}), extent=(0, {width}, {height}, 0))")
+             for n in tree.body if (pic := _saved_picture(n)) is not None]
+    if not edits:
+        return code, False
+    fixes.append("tool_file_save_redirected")
+    return _replace_statements(code, edits), True
 
 
 def with_canvas(code: str, width: int, height: int, fixes: list[str]) -> str:
@@ -164,8 +219,12 @@ def with_canvas(code: str, width: int, height: int, fixes: list[str]) -> str:
 
 
 def tool_code_contract(code: str, width: int, height: int, fixes: list[str]) -> str:
-    """Tool code that starts from `image.png`: the tool preamble first unless the code loads the image itself."""
+    """Tool code that starts from `image.png`: the tool preamble first unless the code loads the image itself
+    (and draws into its own figure); a picture saved to a file is drawn into the preamble's `ax` instead."""
     code = strip_output_calls(code, fixes)
+    code, redirected = redirect_saves(code, width, height, fixes)
+    if redirected and not _MAKES_FIGURE.search(code):
+        return tool_canvas_code(width, height) + code
     if "imread" in code or "image.png" in code:
         fixes.append("own_tool_canvas")
         return code

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flywheel.knowledge import KnowledgeSystem
-from flywheel.lmm.clean import FieldError, clean_answer, clean_code, clean_latex, tool_code_contract, with_canvas
+from flywheel.lmm.clean import (
+    FieldError,
+    clean_answer,
+    clean_code,
+    clean_latex,
+    is_rational,
+    tool_code_contract,
+    with_canvas,
+)
 from flywheel.lmm.jsonish import ParseFailure, final_text, scan
 from flywheel.lmm.review import Extraction, Judgement, extract_answer_tag, parse_extraction, parse_judgement
 from flywheel.records import (
@@ -60,8 +68,9 @@ ALIASES = {
 }  # fmt: skip
 _CANONICAL = {alias: key for key, aliases in ALIASES.items() for alias in (key, *aliases)}
 KINDS: dict[str, AnswerKind] = {
-    **dict.fromkeys(("number", "numeric", "integer", "int", "float", "decimal", "real"), "number"),
-    **dict.fromkeys(("expression", "expr", "formula", "symbolic", "fraction", "radical", "exact"), "expression"),
+    **dict.fromkeys(("number", "numeric", "integer", "int", "float", "decimal", "real", "fraction", "rational"),
+                    "number"),
+    **dict.fromkeys(("expression", "expr", "formula", "symbolic", "radical", "exact"), "expression"),
     **dict.fromkeys(("choice", "mcq", "multiple_choice", "option", "letter"), "choice"),
     **dict.fromkeys(("point", "coordinate", "coordinates", "pair"), "point"),
     **dict.fromkeys(("text", "string", "word", "short_answer"), "text"),
@@ -69,6 +78,8 @@ KINDS: dict[str, AnswerKind] = {
 STEP_KINDS = {"think": "think", "reasoning": "think", "thought": "think", "text": "think", "analysis": "think",
               "code": "code", "tool": "code", "python": "code", "action": "code", "tool_code": "code"}  # fmt: skip
 LEVEL_WORDS = {"easy": 2, "medium": 3, "moderate": 3, "hard": 4, "difficult": 4, "very hard": 5}
+# Among the levels one request asked for, a word names a position: easy the lowest, hard the highest.
+LEVEL_SHARE = {"easy": 0.0, "medium": 0.5, "moderate": 0.5, "hard": 1.0, "difficult": 1.0, "very hard": 1.0}
 MIN_SIDE, MAX_SIDE = 64, 2048  # pixels; outside this a "width" is a mistake, not a figure size
 _FENCED = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _FENCE_BLOCK = re.compile(r"```[ \t]*[\w+.-]*[ \t]*\n(.*?)```", re.DOTALL)
@@ -93,6 +104,9 @@ class ProposalDefaults:
     width: int = 600
     height: int = 480
     ks: KnowledgeSystem | None = field(default=None, compare=False)
+    # The levels one request asked for, one candidate each: each candidate keeps its own stated level when it
+    # is one of these, else takes the level of its position; candidates past the last level are dropped.
+    levels: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,7 @@ def parse_candidates(text: str, defaults: ProposalDefaults = ProposalDefaults())
         cands = _candidates(value)
         last_start = start if cands else last_start
         for cand in cands:
-            item = draft_from(cand, defaults, source if len(cands) == 1 else _compact(cand))
+            item = draft_from(cand, defaults, source if len(cands) == 1 else _compact(cand), slot=len(out))
             if isinstance(item, ProposalDraft):
                 key = (item.question, item.answer, item.render_code)
                 if key in seen:  # a model that repeats its JSON (draft, then "final") gave one candidate
@@ -135,7 +149,7 @@ def parse_candidates(text: str, defaults: ProposalDefaults = ProposalDefaults())
         out.append(ParseFailure("truncated", "the output ends inside a JSON value", body[cut[0]:]))
     if not out:
         out.append(_no_candidate(text, found.failed))
-    return out
+    return out[: len(defaults.levels)] if defaults.levels else out
 
 
 def parse_proposal(text: str, defaults: ProposalDefaults = ProposalDefaults()) -> list[ProposalDraft] | ParseFailure:
@@ -182,8 +196,9 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | dict | tuple) and not value)
 
 
-def draft_from(cand: dict, defaults: ProposalDefaults, raw: str) -> ProposalDraft | ParseFailure:
-    """One candidate dict -> a draft: names mapped, types coerced, defaults filled, code normalised."""
+def draft_from(cand: dict, defaults: ProposalDefaults, raw: str, slot: int = 0) -> ProposalDraft | ParseFailure:
+    """One candidate dict -> a draft: names mapped, types coerced, defaults filled, code normalised; `slot` is
+    its position in the reply (which level it answers when it names none of those asked)."""
     f: dict[str, Any] = {}
     for k, v in cand.items():
         key = _canonical(k)
@@ -194,7 +209,7 @@ def draft_from(cand: dict, defaults: ProposalDefaults, raw: str) -> ProposalDraf
         return ParseFailure("missing:" + ",".join(missing), f"required field(s) absent or empty: {missing}", raw)
     fixes: list[str] = []
     try:
-        draft = _build(f, defaults, raw, fixes)
+        draft = _build(f, defaults, raw, fixes, slot)
     except FieldError as exc:
         return ParseFailure("bad_field", str(exc), raw)
     if not any(s.kind == "code" for s in draft.solution):
@@ -202,7 +217,7 @@ def draft_from(cand: dict, defaults: ProposalDefaults, raw: str) -> ProposalDraf
     return draft
 
 
-def _build(f: dict[str, Any], d: ProposalDefaults, raw: str, fixes: list[str]) -> ProposalDraft:
+def _build(f: dict[str, Any], d: ProposalDefaults, raw: str, fixes: list[str], slot: int = 0) -> ProposalDraft:
     width, height = _side(f.get("width"), d.width, "width"), _side(f.get("height"), d.height, "height")
     question = clean_latex(_text(f["question"], "question")).strip()
     question = _with_choices(question, f.get("choices"), fixes)
@@ -214,7 +229,8 @@ def _build(f: dict[str, Any], d: ProposalDefaults, raw: str, fixes: list[str]) -
         family=d.family,
         concepts=_names(f.get("concepts"), d.concepts, d.ks, "concept", fixes),
         domain=str(f.get("domain") or d.domain),
-        difficulty=_level(f.get("difficulty"), d.difficulty),
+        difficulty=_asked_level(f.get("difficulty"), d.levels, slot, fixes) if d.levels else
+        _level(f.get("difficulty"), d.difficulty),
         question=question,
         answer=answer,
         answer_kind=kind,
@@ -258,6 +274,22 @@ def _level(value: Any, default: int) -> int:
     return min(5, max(1, round(float(m.group())))) if m else default
 
 
+def _asked_level(value: Any, levels: tuple[int, ...], slot: int, fixes: list[str]) -> int:
+    """The level a candidate of a multi-level request answers: its own if asked for, else its position's.
+
+    >>> _asked_level(4, (2, 3, 4), 0, []), _asked_level("hard", (2, 3, 4), 0, []), _asked_level(1, (2, 3, 4), 1, [])
+    (4, 4, 3)
+    """
+    word = value.strip().lower() if isinstance(value, str) else ""
+    if word in LEVEL_SHARE:
+        return levels[round(LEVEL_SHARE[word] * (len(levels) - 1))]
+    own = _level(value, 0)
+    if own in levels:
+        return own
+    fixes.append("level_by_position")
+    return levels[min(slot, len(levels) - 1)]
+
+
 def _with_choices(question: str, choices: Any, fixes: list[str]) -> str:
     """Options given as a separate field are written into the question, unless it already lists them."""
     if isinstance(choices, dict):
@@ -274,6 +306,9 @@ def _with_choices(question: str, choices: Any, fixes: list[str]) -> str:
 
 def _answer_kind(value: Any, answer: str, question: str, fixes: list[str]) -> AnswerKind:
     norm = re.sub(r"[\s\-]+", "_", str(value or "").strip().lower())
+    if KINDS.get(norm) == "expression" and is_rational(answer):
+        fixes.append("fraction_is_number")  # the prompt asks for "number"; both compare the same way
+        return "number"
     if norm in KINDS:
         return KINDS[norm]
     fixes.append("answer_kind_inferred")
@@ -284,13 +319,13 @@ def infer_kind(answer: str, question: str) -> AnswerKind:
     """A best guess when the model names no (or an unknown) answer kind.
 
     >>> infer_kind("B", "Which is larger? A. 3  B. 4"), infer_kind("(2, -1)", ""), infer_kind("7/2", "")
-    ('choice', 'point', 'expression')
+    ('choice', 'point', 'number')
     """
     if re.fullmatch(r"\(?[A-H]\)?", answer) and re.search(r"(^|\s)\(?[A-H][.):]", question):
         return "choice"
     if re.fullmatch(r"\(\s*[^,()]+,\s*[^,()]+\)", answer):
         return "point"
-    if re.fullmatch(r"[-+]?\d+(\.\d+)?", answer):
+    if re.fullmatch(r"[-+]?\d+(\.\d+)?", answer) or is_rational(answer):
         return "number"
     if re.search(r"[A-Za-z]{3,}", answer) and not re.search(r"sqrt|pi|frac|sin|cos|tan|log|ln", answer):
         return "text"
@@ -428,12 +463,13 @@ def _element(item: dict) -> NamedElement | None:
 
 
 def to_problem(draft: ProposalDraft, round: int, proposer: str, *, operator: str = "seed",
-               parent_id: str | None = None, seed: int = 0, cost: Cost | None = None) -> Problem:  # fmt: skip
+               parent_id: str | None = None, seed: int = 0, cost: Cost | None = None,
+               depth: int = 0) -> Problem:  # fmt: skip
     """The `Problem` a draft becomes (content-hashed id, so the same proposal twice is one problem)."""
     return make_problem(
         round=round, parent_id=parent_id, operator=operator, family=draft.family, concepts=draft.concepts,
         tools=draft.tools, domain=draft.domain, difficulty=float(draft.difficulty), level=int(draft.difficulty),
-        question=draft.question,
+        depth=depth, question=draft.question,
         answer=draft.answer, answer_kind=draft.answer_kind, render_code=draft.render_code,
         answer_code=draft.answer_code, check_code=draft.check_code, width=draft.width, height=draft.height,
         solution=draft.solution, elements=draft.elements, proposer=proposer, seed=seed, cost=cost or Cost(),

@@ -16,13 +16,15 @@ from importlib import resources
 
 from flywheel.canvas import canvas_code, tool_canvas_code
 from flywheel.knowledge import DOMAINS, TOOL_KINDS, Concept, VisualTool
+from flywheel.lmm.clean import is_rational
 from flywheel.records import AnswerKind, Problem, SolutionStep
 
 TEMPLATES = ("propose", "extend", "solve", "judge", "repair", "extract")
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 DIFFICULTY_HINTS = {
-    1: "One construction and one short computation; the figure is uncluttered and every needed value is labelled.",
-    2: "One construction, then two short steps of reasoning.",
+    1: "Everything needed is labelled and the figure is uncluttered; a direct reading or a one-step computation, "
+       "with no construction needed (the code step marks what is read).",
+    2: "One auxiliary construction, then one or two short steps of reasoning.",
     3: "A construction that must be chosen with some insight, then a few steps combining two facts.",
     4: "A non-obvious construction (or two), several steps, and a quantity that must be derived, not read off.",
     5: "Several constructions or a clever one, multi-step reasoning across concepts; still exact and unambiguous.",
@@ -38,7 +40,8 @@ ANSWER_FORMATS: dict[str, str] = {
 EXAMPLE_CHARS = 1500  # per few-shot example: enough to show the style, bounded so k examples stay cheap
 MARKER_CHARS = 24  # what trim's "# ... (n more lines)" marker may take
 MIN_EXAMPLE_CHARS = 800  # below this an example has no room left for code
-EXAMPLES_HEADER = "\n## Examples of accepted problems (for the style only: make a new, different problem)\n\n"
+EXAMPLES_HEADER = ("\n## Examples of accepted problems (for the style only: make new, different problems; an example "
+                   "drawn on another canvas says so, and its coordinates belong to that canvas, not yours)\n\n")
 CODE_CHARS = 4000  # per code block shown to the judge or extractor
 
 
@@ -107,23 +110,28 @@ def _body(step: SolutionStep, width: int, height: int) -> str:
     return strip_preamble(step.code, tool_canvas_code(width, height))
 
 
-def few_shot_block(problems: Sequence[Problem], k: int = 2, max_chars: int = EXAMPLE_CHARS) -> str:
+def few_shot_block(problems: Sequence[Problem], k: int = 2, max_chars: int = EXAMPLE_CHARS,
+                   canvas: tuple[int, int] | None = None) -> str:
     """Up to `k` accepted problems as compact examples (question, answer, code excerpts), each <= max_chars.
 
-    Empty when there are none, so the propose template reads the same without examples.
+    An example whose canvas differs from `canvas` (the one the prompt asks for) states its own size, so its
+    coordinates are not read as the target canvas's. Empty when there are none, so the propose template reads
+    the same without examples.
     """
-    parts = [_example(i, p, max_chars) for i, p in enumerate(problems[:k], 1)]
+    parts = [_example(i, p, max_chars, canvas) for i, p in enumerate(problems[:k], 1)]
     if not parts:
         return ""
     return EXAMPLES_HEADER + "\n".join(parts)
 
 
-def _example(i: int, p: Problem, max_chars: int) -> str:
+def _example(i: int, p: Problem, max_chars: int, canvas: tuple[int, int] | None = None) -> str:
     """One example within `max_chars` (at least MIN_EXAMPLE_CHARS): text fields get fixed shares, the two code
     excerpts share what is left, the tool excerpt taking at most a third."""
     budget, fence = max(max_chars, MIN_EXAMPLE_CHARS), "```python\n{}\n```\n"
-    head = (f"### Example {i} (difficulty {p.difficulty:g}; answer kind {p.answer_kind}; concepts: "
-            f"{trim(', '.join(p.concepts), budget // 10)})\nQuestion: {trim(p.question, budget // 4)}\n"
+    own = (f"\nThis example is drawn on its own {p.width} x {p.height} canvas; yours is {canvas[0]} x {canvas[1]}: "
+           "do not reuse its coordinates.") if canvas and (p.width, p.height) != tuple(canvas) else ""
+    head = (f"### Example {i} (difficulty {p.difficulty:g}; answer kind {shown_kind(p)}; concepts: "
+            f"{trim(', '.join(p.concepts), budget // 10)}){own}\nQuestion: {trim(p.question, budget // 4)}\n"
             f"Answer: {trim(p.answer, 60)}\nrender_code excerpt:\n")  # fmt: skip
     code_step = next((s for s in p.solution if s.kind == "code"), None)
     step_line = f"first construction: {trim(code_step.text, 120)}\n" if code_step else ""
@@ -135,6 +143,12 @@ def _example(i: int, p: Problem, max_chars: int) -> str:
         tool_room = budget - len(text) - len(step_line) - (len(fence) - 2)
         text += step_line + fence.format(trim(tool, tool_room).rstrip())
     return text
+
+
+def shown_kind(p: Problem) -> str:
+    """The answer kind a prompt shows: a rational is a "number" (the propose rule), even where a procedural
+    family labelled it "expression", so examples and parents never contradict the rule."""
+    return "number" if p.answer_kind == "expression" and is_rational(p.answer) else p.answer_kind
 
 
 def solution_block(p: Problem, code_chars: int = CODE_CHARS) -> str:
@@ -154,7 +168,7 @@ def element_block(p: Problem) -> str:
 def problem_json(p: Problem) -> str:
     """A problem in the propose schema (code without the preambles), the form the repairer must return."""
     doc = {
-        "question": p.question, "answer": p.answer, "answer_kind": p.answer_kind, "difficulty": int(p.difficulty),
+        "question": p.question, "answer": p.answer, "answer_kind": shown_kind(p), "difficulty": int(p.difficulty),
         "render_code": strip_preamble(p.render_code, canvas_code(p.width, p.height)),
         "answer_code": p.answer_code, "check_code": p.check_code,
         "solution": [{"kind": s.kind, "text": s.text, **({"code": _body(s, p.width, p.height)} if s.kind == "code"
@@ -170,15 +184,26 @@ def problem_json(p: Problem) -> str:
 # ----------------------------------------------------------------------------------------------------
 
 
-def propose_prompt(concepts: Sequence[Concept], tools: Sequence[VisualTool], difficulty: int,
-                   examples: Sequence[Problem] = (), k: int = 2, width: int = 600, height: int = 480,
-                   count: int = 1) -> str:  # fmt: skip
-    """The proposer's prompt for one concept combination at one difficulty level (1-5)."""
-    level = min(5, max(1, int(difficulty)))
+def level_block(levels: Sequence[int]) -> str:
+    """One line per problem asked for: its level and what that level means.
+
+    >>> print(level_block([1, 2]).replace(DIFFICULTY_HINTS[1], "...").replace(DIFFICULTY_HINTS[2], "..."))
+    - Problem 1: level 1 of 5. ...
+    - Problem 2: level 2 of 5. ...
+    """
+    return "\n".join(f"- Problem {i}: level {lv} of 5. {DIFFICULTY_HINTS[lv]}" for i, lv in enumerate(levels, 1))
+
+
+def propose_prompt(concepts: Sequence[Concept], tools: Sequence[VisualTool], levels: Sequence[int] | int,
+                   examples: Sequence[Problem] = (), k: int = 2, width: int = 600,
+                   height: int = 480) -> str:  # fmt: skip
+    """The proposer's prompt for one concept combination: one problem per level of `levels` (each 1-5), in order."""
+    levels = [min(5, max(1, int(lv))) for lv in ((levels,) if isinstance(levels, int) else levels)] or [3]
     return render_prompt(
-        "propose", concepts=concept_block(concepts), tools=tool_block(tools), difficulty=level,
-        difficulty_hint=DIFFICULTY_HINTS[level], width=width, height=height, canvas=canvas_code(width, height),
-        tool_canvas=tool_canvas_code(width, height), count=count, examples=few_shot_block(examples, k),
+        "propose", concepts=concept_block(concepts), tools=tool_block(tools), levels=level_block(levels),
+        level_list=", ".join(map(str, levels)), first_level=levels[0], width=width, height=height,
+        canvas=canvas_code(width, height), tool_canvas=tool_canvas_code(width, height), count=len(levels),
+        examples=few_shot_block(examples, k, canvas=(width, height)),
     )  # fmt: skip
 
 
