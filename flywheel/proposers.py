@@ -39,7 +39,7 @@ def _procedural_plan(ctx: Any, round_no: int, mean: float, by_family: Counter, b
     ev = ctx.cfg.evolve
     parents = ctx.parents if ev.extensions else ()
     return plan_round(round_no, ev.problems_per_round, ev.seed, mean, list(ctx.families), by_family, parents,
-                      {"parallel": set(PARALLEL), "sequential": set(SEQUENTIAL)})
+                      {"parallel": set(PARALLEL), "sequential": set(SEQUENTIAL)}, max_depth=ev.max_depth)
 
 
 def _procedural_stage(ctx: Any, skip_ids: frozenset) -> Stage:
@@ -61,7 +61,8 @@ def _model_plan(ctx: Any, round_no: int, mean: float, by_family: Counter, by_con
 
     ev = ctx.cfg.evolve
     parents = ctx.parents if ev.extensions else ()
-    return plan_lmm_round(round_no, ev.problems_per_round, ev.seed, mean, ctx.knowledge, by_concept, parents)
+    return plan_lmm_round(round_no, ev.problems_per_round, ev.seed, mean, ctx.knowledge, by_concept, parents,
+                          ev.levels_per_request, ev.max_depth, ev.concept_pairing)
 
 
 def _model_stage(ctx: Any, skip_ids: frozenset) -> Stage:
