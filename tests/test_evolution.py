@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from dataclasses import replace
 
 from flywheel.coevolve import MIN_SUPPORT, composite_candidates, grow_from_round, tag_composites
 from flywheel.knowledge import KnowledgeSystem
-from flywheel.records import SolutionStep, Verdict, make_problem
-from generators.procedural.catalog import FAMILIES
+from flywheel.records import Rejection, SolutionStep, Verdict, make_problem
+from generators.procedural.catalog import FAMILIES, PARALLEL, SEQUENTIAL
 from generators.propose import OPERATOR_SHARES, Parent, Task, plan_round, propose
 from verifiers.difficulty import assess, route_of, structural_difficulty, with_difficulty
 
@@ -163,3 +164,53 @@ def test_few_shot_examples_prefer_model_made_problems_and_the_task_domain():
     picked = examples_for(task, ks, pool)
     assert len(picked) == 2 and all(p.domain == "probability" for p in picked)
     assert picked == examples_for(task, ks, pool)  # deterministic per task
+
+
+def test_procedural_parents_at_max_depth_are_not_extended_and_children_are_one_deeper():
+    ext = {"parallel": set(FAMS[:4]), "sequential": set(FAMS[:4])}
+    parents = [replace(p, depth=i % 2) for i, p in enumerate(_parents())]
+    tasks = plan_round(2, 200, 0, 2.5, FAMS, Counter(), parents, ext, max_depth=1)
+    assert {t.parent.depth for t in tasks if t.parent} == {0}
+    assert {t.operator for t in plan_round(2, 50, 0, 2.5, FAMS, Counter(), parents, ext, max_depth=0)} == {"seed"}
+    parent = Parent("abc", "triangle_area", 5, 2)
+    child = propose(Task(2, 0, "triangle_area", 3, 9, "sequential", parent), FAMILIES, {"sequential": SEQUENTIAL})
+    assert child.depth == 1 and child.parent_id == "abc"
+    assert propose(Task(1, 0, "triangle_area", 2, 9), FAMILIES).depth == 0
+
+
+def test_depth_over_three_rounds_of_a_small_procedural_run(tmp_path):
+    """Plan -> propose -> commit, three rounds, parents read back from storage by the loop's `_history`
+    (no Ray, no rendering: depth is decided by planning and lineage, not by the render stage)."""
+    from flywheel.loop import _history
+    from storage.readers import read_table
+    from storage.shards import ShardWriter
+
+    ext = {"parallel": set(PARALLEL), "sequential": set(SEQUENTIAL)}
+    fams = ["triangle_area", "right_triangle_pythagoras", "polygon_angles"]
+    for round_no in (1, 2, 3):
+        by_family, _, parents = _history(tmp_path, round_no)
+        tasks = plan_round(round_no, 12, 0, 2.0, fams, by_family, parents, ext)
+        made = [propose(t, FAMILIES, {"parallel": PARALLEL, "sequential": SEQUENTIAL}) for t in tasks]
+        with ShardWriter(tmp_path, round_no) as w:
+            w.commit_part([p for p in made if not isinstance(p, Rejection)], final=True)
+    rows = read_table(tmp_path, columns=["id", "round", "operator", "parent_id", "depth"]).to_pylist()
+    by_id = {r["id"]: r for r in rows}
+    children = [r for r in rows if r["parent_id"]]
+    assert children and {r["round"] for r in children} == {2, 3}
+    for r in rows:  # seeds at 0, each extension one below its parent (procedural parents are seed problems)
+        expected = by_id[r["parent_id"]]["depth"] + 1 if r["parent_id"] else 0
+        assert r["depth"] == expected == (0 if r["operator"] == "seed" else 1), r
+
+
+def test_a_shard_written_before_the_depth_column_reads_as_depth_zero(tmp_path):
+    import pyarrow.parquet as pq
+
+    from flywheel.records import PROBLEM_SCHEMA, problems_to_table, table_to_problems
+    from storage.readers import _read_columns
+
+    old = problems_to_table([make_problem(question="old", depth=2)]).drop_columns(["depth"])
+    pq.write_table(old, tmp_path / "v2.parquet")
+    table = _read_columns(tmp_path / "v2.parquet", ["id", "depth", "question"], PROBLEM_SCHEMA)
+    assert table.column_names == ["id", "depth", "question"] and table.column("depth").to_pylist() == [None]
+    [p] = table_to_problems(table)
+    assert (p.question, p.depth) == ("old", 0)
