@@ -45,7 +45,7 @@ def test_evolve_with_an_openai_compatible_proposer(tmp_path):
                               "--config", str(cfg), "--backend", "openai", "--model", "fake-proposer",
                               "--base-url", srv.url], capture_output=True, text=True, timeout=400)
         assert res.returncode == 0, res.stderr[-3000:]
-        assert len(srv.requests) == 12  # one request per planned task
+        assert len(srv.requests) == 4  # 12 problems at 3 levels per seed request (this fake answers one each)
         assert all("### Example 1" in r.prompt and "### Example 2" in r.prompt for r in srv.requests)  # few-shot
     accepted = json.loads(query(data, "SELECT proposer, family, cost.prompt_tokens AS t FROM problems", "json"))
     rejected = json.loads(query(data, "SELECT stage, reason, raw FROM rejections", "json"))
@@ -53,7 +53,7 @@ def test_evolve_with_an_openai_compatible_proposer(tmp_path):
     assert all(r["t"] > 0 for r in accepted)
     broken = [r for r in rejected if r["stage"] == "propose"]
     assert broken and all(r["reason"] in ("truncated", "no_json", "bad_json") and r["raw"] for r in broken)
-    assert len(accepted) + len(rejected) >= 12
+    assert len(accepted) + len(rejected) >= 4
 
 
 def test_evolve_records_a_cross_model_solver_verdict(tmp_path):
