@@ -51,6 +51,12 @@ class Task:
     operator: Operator = "seed"
     parent: Parent | None = None
 
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """The levels this task asks for, one problem each (as `LMMTask.levels`): a round proposes
+        `sum(len(t.levels) for t in tasks)` problems whichever proposer planned it."""
+        return (self.difficulty,)
+
 
 def level_weights(mean: float, spread: float = 0.9) -> list[float]:
     """A discrete bell over levels 1-5 around `mean`, with a floor so no level disappears.
