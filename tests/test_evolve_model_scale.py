@@ -92,6 +92,16 @@ def _questions(data) -> set[str]:
 
 @pytest.mark.timeout(900)
 def test_kill_and_resume_replays_the_request_cache(tmp_path):
+    _kill_and_resume(tmp_path, moments=(8,))  # the middle of the round; the sweep below is `slow`
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_kill_and_resume_replays_the_request_cache_at_every_moment(tmp_path):
+    _kill_and_resume(tmp_path, moments=(1, 3, 6, 10, 13, 15))
+
+
+def _kill_and_resume(tmp_path, moments: tuple[int, ...]) -> None:
     problems = 16
     proposer = CountingProposer()
     with FakeOpenAIServer(respond=proposer, latency_s=0.2) as srv:
@@ -101,7 +111,7 @@ def test_kill_and_resume_replays_the_request_cache(tmp_path):
         assert res.returncode == 0, res.stderr[-3000:]
         reference, calls = _accepted(clean), len(proposer.answered)
         assert calls == problems and len(reference) >= problems // 2
-        for moment in (3, 8, 13):  # answered calls before the kill: early, middle, late in the round
+        for moment in moments:  # answered calls before the kill: early, middle, late in the round
             data = tmp_path / f"killed-{moment}"
             before = len(proposer.answered)
             proc = subprocess.Popen(_evolve(cfg, data), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
