@@ -109,6 +109,7 @@ def test_seed_request_prompt_asks_for_the_task_levels():
     text = proposal_request(task, KS).messages[0].text
     assert text.startswith("You are an expert author of visual mathematics problems")
     assert all(f"level {lv} of 5" in text for lv in task.levels) and f"array of {len(task.levels)}" in text
+    assert proposal_request(task, KS, max_tokens=1000).sampling.max_tokens == 1000 * len(task.levels)  # per problem
 
 
 def test_related_pairing_uses_a_prerequisite_or_the_same_domain():

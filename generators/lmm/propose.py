@@ -178,6 +178,8 @@ def examples_for(task: LMMTask, ks: KnowledgeSystem, pool: Sequence[Problem], k:
 
 def proposal_request(task: LMMTask, ks: KnowledgeSystem, examples: tuple[Problem, ...] = (),
                      max_tokens: int = 3072, temperature: float = 0.7) -> GenerationRequest:
+    """The proposer request of one task; `max_tokens` is per problem asked for, so a three-level reply gets
+    three times the room of one (a budget sized for one problem would cut the third off mid-JSON)."""
     if task.parent is not None:
         prompt = extend_prompt(task.parent, task.operator, task.difficulty)
     else:
@@ -185,7 +187,8 @@ def proposal_request(task: LMMTask, ks: KnowledgeSystem, examples: tuple[Problem
                                 [ks.tool(t) for t in task.tools if t in ks], task.levels, examples,
                                 width=WIDTH, height=HEIGHT)
     return GenerationRequest((Message.of("user", prompt),),
-                             SamplingParams(max_tokens=max_tokens, temperature=temperature, seed=task.seed % 2**31),
+                             SamplingParams(max_tokens=max_tokens * len(task.levels), temperature=temperature,
+                                            seed=task.seed % 2**31),
                              tag=task.tag)
 
 
