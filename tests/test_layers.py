@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "verifiers": 2, "verifiers.checks": 2, "verifiers.crossmodel": 2, "verifiers.dedup_index": 2,
     "verifiers.difficulty": 2, "verifiers.equivalence": 2, "verifiers.image_check": 2, "verifiers.image_hash": 2,
     "verifiers.independence": 2, "verifiers.judge": 2, "verifiers.near_dup": 2, "verifiers.parse_answer": 2,
+    "verifiers.same_computation": 2,
     "storage": 2, "storage.catalog": 2, "storage.formats": 2, "storage.fsck": 2, "storage.manifest": 2,
     "storage.meta_views": 2, "storage.readers": 2, "storage.shards": 2, "storage.staging": 2,
     # L3: the round and everything that runs it or reads its output
