@@ -3,8 +3,14 @@
 `solve_requests` builds k-sample requests (the prompt text comes from the caller, so the template lives with
 the other prompts); `crossmodel_verdicts` reads each completion's final answer and compares it with the
 stated answer under the equivalence checker. The pass rate is recorded on the problem and doubles as a
-difficulty estimate; it rejects a problem only when the caller sets `min_pass_rate` (a weak solver failing
-says "hard", not "wrong").
+difficulty estimate.
+
+What rejects (stage `crossmodel`): a model-made problem needs `min_agree` of the k samples (config
+`solver_min_agree`, default 1) equivalent to its stated answer, else `solver_disagrees`: its author's codes alone
+do not confirm it. `min_pass_rate` (config `solver_min_pass_rate`, 0 = off) applies to every problem. A failed
+solver request rejects (`solver_error`) wherever a rule applies; procedural problems, whose answers are
+independent by construction, are only recorded unless `min_pass_rate` is set (a weak solver failing says "hard",
+not "wrong"). A model-made problem the solver agreed with is `verified_by = "solver"`.
 """
 
 from __future__ import annotations
@@ -39,23 +45,30 @@ def pass_rate(problem: Problem, completion: Completion) -> tuple[float, list[str
     return (hits / len(answers) if answers else 0.0), answers
 
 
-def crossmodel_verdict(problem: Problem, completion: Completion, min_pass_rate: float | None = None) -> Verdict:
-    """`passed` is None (recorded only) unless `min_pass_rate` is set; a failed request never passes."""
+def crossmodel_verdict(problem: Problem, completion: Completion, min_pass_rate: float | None = None,
+                       min_agree: int = 0) -> Verdict:
+    """`passed` is None (recorded only) unless a rule applies: at least `min_agree` samples equivalent to the
+    stated answer, and a pass rate of at least `min_pass_rate`; a failed request never passes a rule."""
+    applies = min_pass_rate is not None or min_agree > 0
     if not completion.ok:
-        return Verdict(NAME, None if min_pass_rate is None else False, 0.0,
-                       f"solver_error: {completion.error}"[:300])
+        return Verdict(NAME, False if applies else None, 0.0, f"solver_error: {completion.error}"[:300])
     rate, answers = pass_rate(problem, completion)
+    hits = round(rate * len(answers))
     shown = ", ".join("-" if a is None else repr(a[:20]) for a in answers[:8])
     reason = f"{completion.model} solved {rate:.0%} of {len(answers)} samples ({shown})"
-    passed = None if min_pass_rate is None else rate >= min_pass_rate
-    return Verdict(NAME, passed, round(rate, 4), reason[:300])
+    if not applies:
+        return Verdict(NAME, None, round(rate, 4), reason[:300])
+    passed = hits >= min_agree and (min_pass_rate is None or rate >= min_pass_rate)
+    return Verdict(NAME, passed, round(rate, 4), (reason if passed else f"solver_disagrees: {reason}")[:300])
 
 
 def crossmodel_verdicts(problems: Sequence[Problem], completions: Sequence[Completion],
-                        min_pass_rate: float | None = None) -> list[Verdict]:
+                        min_pass_rate: float | None = None, min_agree: int = 0) -> list[Verdict]:
+    """One verdict per problem; `min_agree` binds model-made problems only (see the module docstring)."""
     if len(problems) != len(completions):
         raise ValueError(f"crossmodel: {len(problems)} problems but {len(completions)} completions")
-    return [crossmodel_verdict(p, c, min_pass_rate) for p, c in zip(problems, completions, strict=True)]
+    return [crossmodel_verdict(p, c, min_pass_rate, 0 if p.proposer == "procedural" else min_agree)
+            for p, c in zip(problems, completions, strict=True)]
 
 
 def solve_check(problems: list[Problem], pool, cfg: FlywheelConfig) -> list[Problem | Rejection]:
@@ -64,10 +77,13 @@ def solve_check(problems: list[Problem], pool, cfg: FlywheelConfig) -> list[Prob
     requests = solve_requests(problems, lambda p: solve_prompt(p.question, p.answer_kind), k=ev.solver_samples,
                               max_tokens=spec.max_tokens, temperature=spec.temperature)
     completions = pool.generate(requests)
-    verdicts = crossmodel_verdicts(problems, completions, ev.solver_min_pass_rate or None)
+    verdicts = crossmodel_verdicts(problems, completions, ev.solver_min_pass_rate or None, ev.solver_min_agree)
     out: list[Problem | Rejection] = []
     for p, c, v in zip(problems, completions, verdicts, strict=True):
+        agreed = p.proposer != "procedural" and c.ok and v.score > 0 and v.passed is not False
         p = replace(add_cost(p, c, "solve"), verdicts=p.verdicts + (v,),
-                    verifier=f"{p.verifier}+{spec.backend}:{spec.model}")
-        out.append(reject(p, "crossmodel", "solver_disagrees", v.reason) if v.passed is False else p)
+                    verifier=f"{p.verifier}+{spec.backend}:{spec.model}",
+                    verified_by="solver" if agreed else p.verified_by)
+        reason = "solver_error" if not c.ok else "solver_disagrees"
+        out.append(reject(p, "crossmodel", reason, v.reason) if v.passed is False else p)
     return out
