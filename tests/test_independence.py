@@ -186,3 +186,22 @@ def test_verify_batch_rejects_constant_and_copied_codes_of_model_made_problems(s
     procedural = out["procedural"]  # procedural behaviour is unchanged: no independence verdict, accepted
     assert isinstance(procedural, Problem) and procedural.verified_by == "procedural"
     assert "independence" not in {v.name for v in procedural.verdicts}
+
+
+def test_verified_by_is_a_column_sql_can_group_by(tmp_path):
+    import json
+
+    from flywheel.records import problems_to_table, table_to_problems
+    from storage.catalog import query
+    from storage.shards import ShardWriter
+
+    who = ("procedural", "author_code", "author_code", "solver")
+    problems = [make_problem(round=1, question=f"Q{i}", answer=str(i), verified_by=w) for i, w in enumerate(who)]
+    with ShardWriter(tmp_path / "data", 1) as w:
+        w.commit_part(problems, [], final=True)
+    rows = json.loads(query(tmp_path / "data", "SELECT verified_by, count(*) AS n FROM problems GROUP BY 1 "
+                                               "ORDER BY 1", "json"))  # fmt: skip
+    assert rows == [{"verified_by": "author_code", "n": 2}, {"verified_by": "procedural", "n": 1},
+                    {"verified_by": "solver", "n": 1}]
+    older = problems_to_table(problems).drop_columns(["verified_by"])  # a shard written before the column
+    assert [p.verified_by for p in table_to_problems(older)] == ["", "", "", ""]
