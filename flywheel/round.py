@@ -93,7 +93,7 @@ def run_round(ctx: RoundContext, round_no: int, by_family: Counter, by_concept: 
         w.commit_part(*gate.part())
         accepted = read_round(ctx.data, round_no)
         grown, report = grow_from_round(ctx.knowledge, accepted, round_no)
-        summary = summarize(ctx, round_no, len(tasks), mean, time.monotonic() - t0, accepted,
+        summary = summarize(ctx, round_no, sum(len(t.levels) for t in tasks), mean, time.monotonic() - t0, accepted,
                             tuple(gate.rejected_tokens))
         summary["knowledge"] = growth_summary(ctx.knowledge, grown, report)
         summary["duplicates"] = gate.duplicates()
