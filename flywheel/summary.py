@@ -23,6 +23,15 @@ def round_table(round_no: int, s: dict) -> Table:
     ops = s.get("accepted_by_operator") or {}
     if ops:
         t.add_row("by operator", "  ".join(f"{k} {v}" for k, v in ops.items()))
+    verified = s.get("verified_by") or {}
+    if verified:
+        author = verified.get("author_code", 0)
+        note = f"\n  {author} model-made problem(s) verified by their author's code only (no solver)" if author else ""
+        t.add_row("verified by", "  ".join(f"{k} {v}" for k, v in verified.items()) + note)
+    models = s.get("models") or {}
+    if models:
+        t.add_row("model calls", "\n".join(f"{role}: {m.get('requests', 0)} requests, {m.get('cached', 0)} replayed "
+                                           f"from cache, {m.get('failed', 0)} failed" for role, m in models.items()))
     t.add_row("concepts covered", f"{s['concepts_covered']} (seed concepts: {s['seed_concepts_covered']})")
     t.add_row("difficulty", f"mean {s['difficulty_mean']:.2f}  {_hist(s['difficulty_histogram'])}")
     ks = s.get("knowledge")
