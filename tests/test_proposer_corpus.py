@@ -37,9 +37,8 @@ SOLVE_OPENING = "Solve the problem about the image."
 JUDGE_OPENING = "You are checking a synthesized visual mathematics problem"
 # Outcomes decided by render + verify alone, and the code string that shows the check exists in our tree
 # (until a check lands, its problems must at least render and verify like correct ones).
-VERIFY_STAGE = {"verify:executed_mismatch": "executed_mismatch", "verify:constant_answer_code": "constant_answer_code",
+VERIFY_STAGE = {"verify:executed_mismatch": "_mismatch", "verify:constant_answer_code": "constant_answer_code",
                 "verify:copied_check_code": "copied_check_code", "image:image_outside_canvas": "outside_canvas"}
-LATER_STAGE = ("crossmodel:", "judge:")
 
 
 def _implemented(code: str) -> bool:
