@@ -10,7 +10,8 @@ Rule, exactly (each step names what it rejects):
   0.35; precision and range phrases such as "1 decimal place", "nearest 0.1", "at most 180°" are not data)
   and the numbers the figure prints: string literals of the render code (style keyword values such as colours
   and box styles left out) and values of names shown through f-strings, `str()`, `.format()` or the text
-  argument of `ax.text`/`annotate`, resolved through plain literal assignments and loops over them.
+  argument of `ax.text`/`annotate`, resolved through plain literal assignments and loops over them. Fewer
+  than two such numbers make S empty: a lone number is a scale or a bound ("out of 10"), not the data.
 - *Literals* of a code: its int and float constants (and number strings given to Rational/Fraction/...),
   subscript indices left out (`solve(...)[0]` picks a result).
   A literal is *stated* if its absolute value is in S, or the largest literal-only expression around it
@@ -18,8 +19,10 @@ Rule, exactly (each step names what it rejects):
 - *The answer written out*: a literal-only expression equal to the stated answer that is a bare number or a
   constructor of numbers (`42`, `42.0`, `Rational(84, 2)`), or arithmetic on numbers none of which is stated
   (`84 / 2` when the question states 6 and 7, S not empty); for a point answer a pair of numbers equal to it.
-  A number inside a list or tuple literal is data (`[15, 5, 15]` for a median of 15), never the answer written
-  out. Its literals are not *inputs*; every other literal is.
+  Only a value printed or stored as it is can be the answer written out (`print(42)`, `x = 42`,
+  `np.float64(42)`); an operand or a data item (`binomial(6, 2)` for 6, `[15, 5, 15]` for a median of 15) is
+  not. Its literals are not *inputs*; every other literal is. A code with no number at all that computes from
+  string data (`list('RBRYBYRY')`, not a keyword value, format or symbol name, not holding the answer) passes.
 - constant_answer_code (for either code; the detail names it): (a) statically, the code has no input, or S is
   not empty and no input is stated; (b) dynamically, every input is perturbed (see `STEPS`: uneven growth, so no
   common shift or scaling) and the perturbed code, run beside the normal one, prints the same last line. A
@@ -52,6 +55,7 @@ from verifiers.parse_answer import ParseError, parse_tuple
 
 CONSTRUCTORS = frozenset({"Rational", "Fraction", "Integer", "Float", "S", "sympify", "float", "int", "N",
                           "nsimplify", "Decimal", "mpf"})  # fmt: skip
+WRITERS = CONSTRUCTORS | {"print", "float64", "int64", "float32", "str", "repr", "round", "abs", "format", "array"}
 STYLE_KWARGS = frozenset({"color", "c", "fc", "ec", "facecolor", "edgecolor", "ls", "linestyle", "marker", "fmt",
                           "ha", "va", "horizontalalignment", "verticalalignment", "boxstyle", "family", "fontfamily",
                           "weight", "fontweight", "style", "fontstyle", "fontsize", "size", "cmap", "hatch",
@@ -227,8 +231,10 @@ def figure_numbers(render_code: str) -> set[float]:
 
 def stated_quantities(question: str, render_code: str) -> frozenset[float]:
     """S: what the question and the figure state as numbers (absolute values)."""
-    # 0 and 1 are left out: an origin label, "1 cm squares", "1 decimal place" are never visible in the code
-    return frozenset((text_numbers(question) | figure_numbers(render_code)) - {0.0, 1.0})
+    # 0 and 1 are left out: an origin label, "1 cm squares", "1 decimal place" are never visible in the code;
+    # a lone number is usually a scale or a bound ("out of 10"), not the data: then S is empty
+    found = (text_numbers(question) | figure_numbers(render_code)) - {0.0, 1.0}
+    return frozenset(found) if len(found) >= 2 else frozenset()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -297,6 +303,7 @@ class Literals:
     inputs: tuple[ast.Constant, ...]
     stated: tuple[ast.Constant, ...]
     written_out: tuple[str, ...]  # the answer written out, as source
+    text_data: bool = False  # string data the code computes from ('RBRYBYRY'), when it has no number at all
 
 
 def _leaves(node: ast.AST) -> list[ast.Constant]:
@@ -369,14 +376,31 @@ def split_literals(code: str, stated: frozenset[float], answer: str, kind: str =
             todo.extend((child, node) for child in reversed(list(ast.iter_child_nodes(node))))
             continue
         leaves = _leaves(node)
-        in_data = isinstance(parent, ast.List | ast.Tuple | ast.Set | ast.Dict)  # [15, 5, 15]: data, not the answer
-        if not in_data and _written_out(node, value, targets, point, stated):
+        if _standalone(parent) and _written_out(node, value, targets, point, stated):
             written.append(ast.unparse(node))
             continue
         inputs += leaves
         whole = _in(float(value), stated)
         stated_inputs += [c for c in leaves if whole or _in(float(_leaf_value(c)), stated)]
-    return Literals(tuple(inputs), tuple(stated_inputs), tuple(written))
+    return Literals(tuple(inputs), tuple(stated_inputs), tuple(written), _text_data(tree, answer))
+
+
+def _standalone(parent: ast.AST | None) -> bool:
+    """A value printed or stored as it is (`print(42)`, `x = 42`, `float(42)`), not an operand or data item
+    (`binomial(6, 2)`, `[15, 5, 15]`)."""
+    if isinstance(parent, ast.Call):
+        return _call_name(parent) in WRITERS
+    return parent is None or isinstance(parent, ast.Assign | ast.AnnAssign | ast.Return | ast.Expr |
+                                        ast.FormattedValue)
+
+
+def _text_data(tree: ast.AST, answer: str) -> bool:
+    """Strings that are data: not keyword values, format strings, symbol names, or (text holding) the answer."""
+    skip = {id(c) for n in ast.walk(tree) for c in ast.walk(n) if isinstance(n, ast.keyword | ast.JoinedStr)
+            or (isinstance(n, ast.Call) and _call_name(n) in ("symbols", "Symbol", "print", "format"))}
+    wanted = answer.strip().replace(" ", "")
+    return any(isinstance(c, ast.Constant) and isinstance(c.value, str) and len(c.value) >= 2 and id(c) not in skip
+               and not (wanted and wanted in c.value.replace(" ", "")) for c in ast.walk(tree))
 
 
 def _leaf_value(c: ast.Constant) -> Fraction | float:
@@ -388,8 +412,10 @@ def static_reason(lits: Literals | None, stated: frozenset[float]) -> str | None
     if lits is None:
         return None  # does not parse: the sandbox run reports the error
     shown = f" (prints {lits.written_out[0][:60]!r}, the answer written out)" if lits.written_out else ""
-    if not lits.inputs:
+    if not lits.inputs and (lits.written_out or not lits.text_data):
         return "no number in the code except the answer itself" + shown
+    if not lits.inputs:
+        return None  # computes from string data only ('RBRYBYRY'.count('R')): nothing to perturb
     if stated and not lits.stated:
         numbers = ", ".join(sorted({f"{float(_leaf_value(c)):g}" for c in lits.inputs})[:8])
         quantities = ", ".join(f"{s:g}" for s in sorted(stated)[:8])
@@ -404,8 +430,8 @@ STEPS = (1, 2, 3)  # the k-th input grows by STEPS[k % 3] halves of itself (at l
 
 def _bumped(value: int | float | Fraction, k: int) -> int | float | Fraction:
     step = STEPS[k % len(STEPS)]
-    if isinstance(value, int | Fraction):
-        return value + step * max(1, math.ceil(abs(value) / 2))
+    if isinstance(value, int | Fraction):  # + step as well: 1/3 must not become 3/9
+        return value + step * max(1, math.ceil(abs(value) / 2)) + step
     return value * (1 + step / 2) if value else step / 2
 
 

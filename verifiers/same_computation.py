@@ -6,8 +6,9 @@ dropped; names assigned once at top level by a plain assignment inlined into lat
 round, N, evalf, n, simplify, doit, nsimplify, sympify, S, Float, format, abs, a one-value f-string) dropped;
 literal-only expressions folded to their value (`Rational(1, 2)` is 0.5); division by a number made a
 multiplication; operands of + and * sorted; the remaining names the code binds renamed v0, v1, ... in order of
-appearance. So `a = 6; b = 7; print(a*b/2)` and `print(float(0.5 * 7.0 * 6))` are copies, while a sympy
-`Polygon(...).area` and a shoelace loop over the same points are not. Test: `pytest tests/test_independence.py`.
+appearance; symbol names (`symbols('x')`) made one. So `a = 6; b = 7; print(a*b/2)` and
+`print(float(0.5 * 7.0 * 6))` are copies, while a sympy `Polygon(...).area` and a shoelace loop over the same
+points are not. Test: `pytest tests/test_independence.py`.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class _Normalise(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         node = self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in ("symbols", "Symbol", "Dummy"):  # symbols('x') = ('t')
+            node.args = [ast.Constant("s") if isinstance(a, ast.Constant) else a for a in node.args]
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("evalf", "n", "simplify", "doit"):
             return node.func.value
         if isinstance(node.func, ast.Name) and node.func.id in WRAPPERS and node.args:
