@@ -48,7 +48,7 @@ def _repair(prompt: str) -> Reply:
 def _judge(prompt: str) -> Reply:
     veto = "pentagon" in prompt.lower() or "hexagon" in prompt.lower()  # one family's figures get vetoed
     score = 3 if veto else 9
-    return Reply(texts=(json.dumps({"question_answer": score, "drawing": score, "tool_edit": 8,
+    return Reply(texts=(json.dumps({"question_answer": score, "drawing": score, "tool_edit": 8, "numbers": score,
                                     "reason": "label misplaced" if veto else "consistent"}),))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from PIL import Image
 
 from flywheel.knowledge import KnowledgeSystem
@@ -478,33 +479,73 @@ def test_tool_code_that_saves_a_file_draws_into_ax_instead(sandbox):
 # ----------------------------------------------------------------------------------------------------
 
 
+PAPER = ("question_answer", "drawing", "tool_edit")  # the paper's three items, as an older config has them
+
+
 def test_judgement_as_json_after_reasoning():
     text = (
         "Let me check. The figure shows triangle ABC with AB labelled 10 cm... the answer 30 is right.\n"
-        '```json\n{"question_answer": 9, "drawing": 8, "tool_edit": 7, "reason": "Sound; the altitude is clear."}\n```'
+        '```json\n{"question_answer": 9, "drawing": 8, "tool_edit": 7, "numbers": 9, "reason": "Sound; the altitude is clear."}\n```'
     )
-    assert parse_judgement(text) == Judgement({"question_answer": 9, "drawing": 8, "tool_edit": 7}, True,
-                                              "Sound; the altitude is clear.")  # fmt: skip
+    assert parse_judgement(text) == Judgement({"question_answer": 9, "drawing": 8, "tool_edit": 7, "numbers": 9},
+                                              True, "Sound; the altitude is clear.")  # fmt: skip
 
 
 def test_judgement_variants_nested_strings_nulls_and_explicit_fail():
-    j = parse_judgement('{"scores": {"Q&A correctness": "8/10", "drawing validity": 9.4, "tool edit": null}, '
-                        '"explanation": "No tool edit to judge."}')  # fmt: skip
-    assert j.scores == {"question_answer": 8, "drawing": 9} and j.passed and j.reason == "No tool edit to judge."
-    low = parse_judgement('{"question_answer": 10, "drawing": 4, "tool_edit": 9, "reason": "label C misplaced"}')
+    j = parse_judgement('{"scores": {"Q&A correctness": "8/10", "drawing validity": 9.4, "tool edit": null, '
+                        '"number consistency": 10}, "explanation": "No tool edit to judge."}')  # fmt: skip
+    assert j.scores == {"question_answer": 8, "drawing": 9, "numbers": 10} and j.passed
+    assert j.reason == "No tool edit to judge."
+    low = parse_judgement('{"question_answer": 10, "drawing": 4, "tool_edit": 9, "reason": "label C misplaced"}', 7,
+                          PAPER)  # fmt: skip
     assert not low.passed and low.scores["drawing"] == 4
     per_item = parse_judgement('{"question_answer": {"score": 9, "reason": "ok"}, "drawing": {"score": 8}, '
-                               '"tool_edit": {"score": 3, "reason": "the altitude misses C"}}')  # fmt: skip
+                               '"tool_edit": {"score": 3, "reason": "the altitude misses C"}}', 7, PAPER)  # fmt: skip
     assert per_item.scores == {"question_answer": 9, "drawing": 8, "tool_edit": 3} and not per_item.passed
-    vetoed = parse_judgement("{'question_answer': 9, 'drawing': 9, 'tool_edit': 9, 'verdict': 'FAIL', 'reason': 'x'}")
+    vetoed = parse_judgement("{'question_answer': 9, 'drawing': 9, 'tool_edit': 9, 'numbers': 9, 'verdict': 'FAIL', "
+                             "'reason': 'x'}")  # fmt: skip
     assert not vetoed.passed
+
+
+def test_numbers_item_under_the_names_judges_write():
+    for name in ("numbers", "Numbers consistency", "label_consistency", "numeric consistency", "figure_numbers"):
+        j = parse_judgement(json.dumps({"question_answer": 9, "drawing": 8, "tool_edit": 8, name: 2,
+                                        "reason": "The figure labels AB = 9 but the question says AB = 7."}))
+        assert j.scores["numbers"] == 2 and not j.passed, name
+    prose = "Question/answer: 9\nDrawing: 8\nTool edit: 8\nNumbers: 3/10\nThe radius is labelled 5, not 7."
+    assert parse_judgement(prose).scores["numbers"] == 3
+
+
+def test_the_rubric_is_configurable_and_an_older_reply_without_numbers():
+    old = '{"question_answer": 9, "drawing": 9, "tool_edit": 8, "reason": "consistent"}'
+    assert parse_judgement(old).reason == "missing:numbers"  # the default rubric lists it: required
+    assert parse_judgement(old, 7, PAPER).passed  # a config with the paper's three items accepts it
+    only = parse_judgement('{"numbers": 9, "drawing": 2, "reason": "r"}', 7, ("numbers",))
+    assert only.scores == {"numbers": 9} and only.passed  # items outside the rubric are ignored
+    assert parse_judgement('{"numbers": 6}', 6, ("numbers",)).passed  # the threshold stays configurable
+
+
+def test_judge_prompt_lists_the_configured_items_and_the_request_carries_both_images():
+    from flywheel.lmm.prompts import judge_prompt
+    from flywheel.records import make_problem
+    from verifiers.judge import judge_request
+
+    p = make_problem(question="AB = 7. Find BC.", answer="24", image=b"png-1", edited_image=b"png-2")
+    full = judge_prompt(p)
+    assert "- numbers: read every number" in full and '"numbers": <0-10>' in full and "AB = 9" in full
+    short = judge_prompt(p, 8, ("question_answer", "numbers"))
+    assert "- drawing:" not in short and '"tool_edit"' not in short and "at least 8" in short
+    req = judge_request(p, rubric=("numbers",))
+    assert req.messages[0].images == (b"png-1", b"png-2") and "- numbers:" in req.messages[0].text
+    with pytest.raises(ValueError, match="unknown rubric item"):
+        judge_prompt(p, 7, ("numbrs",))
 
 
 def test_judgement_in_prose_and_failures():
     prose = "**Question/answer correctness:** 9/10\n**Drawing validity:** 8\n- Tool edit validity: 6\nOverall fine."
-    j = parse_judgement(prose)
+    j = parse_judgement(prose, 7, PAPER)
     assert j.scores == {"question_answer": 9, "drawing": 8, "tool_edit": 6} and not j.passed
-    assert parse_judgement('{"question_answer": 9, "drawing": 8}').reason == "missing:tool_edit"
+    assert parse_judgement('{"question_answer": 9, "drawing": 8}').reason == "missing:tool_edit,numbers"
     assert parse_judgement('```json\n{"question_answer": 9, "drawing": 8, "tool_ed').reason == "truncated"
     assert parse_judgement("Looks good to me!").reason == "no_scores"
 

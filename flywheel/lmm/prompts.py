@@ -17,6 +17,7 @@ from importlib import resources
 from flywheel.canvas import canvas_code, tool_canvas_code
 from flywheel.knowledge import DOMAINS, TOOL_KINDS, Concept, VisualTool
 from flywheel.lmm.clean import is_rational
+from flywheel.lmm.review import DEFAULT_RUBRIC, reply_shape, rubric_block
 from flywheel.records import AnswerKind, Problem, SolutionStep
 
 TEMPLATES = ("propose", "extend", "solve", "judge", "repair", "extract")
@@ -234,11 +235,11 @@ def solve_prompt(question: str, answer_kind: AnswerKind | str = "") -> str:
     return render_prompt("solve", question=question, answer_format=ANSWER_FORMATS.get(answer_kind, ""))
 
 
-def judge_prompt(p: Problem, threshold: int = 7) -> str:
-    """The judge's rubric prompt; attach the original image, then the edited one, in that order."""
+def judge_prompt(p: Problem, threshold: int = 7, rubric: Sequence[str] = DEFAULT_RUBRIC) -> str:
+    """The judge's rubric prompt (the configured items only); attach the original image, then the edited one."""
     return render_prompt(
         "judge", question=p.question, answer=p.answer, answer_kind=p.answer_kind, solution=solution_block(p),
-        elements=element_block(p), threshold=threshold,
+        elements=element_block(p), threshold=threshold, rubric=rubric_block(rubric), reply=reply_shape(rubric),
     )  # fmt: skip
 
 

@@ -9,14 +9,37 @@ failed review means. Test: `pytest tests/test_lmm_parse.py`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flywheel.lmm.clean import clean_answer
 from flywheel.lmm.jsonish import Found, ParseFailure, final_text, scan
 
-# The three rubric scores of the paper's checker (Q&A correctness, drawing validity, tool-edit validity),
-# under the names judges actually write. A score given as null means "does not apply" and is left out.
+# The rubric: the paper's three scores (Q&A correctness, drawing validity, tool-edit validity) plus `numbers`
+# (the figure shows the question's numbers, labels and relations consistently), each with the line the judge
+# prompt shows. Config `judge_rubric` picks the items; the prompt lists those and the reply must score each.
+RUBRIC = {
+    "question_answer": "is the question well posed, answerable from the figure plus the text, and is the stated "
+                       "answer correct? Solve it yourself. 10: correct and unambiguous. 7: correct, with a minor "
+                       "wording issue that does not change the answer. 4: ambiguous or missing information. 0: the "
+                       "answer is wrong.",
+    "drawing": "does the first image show what the question describes (the labels, values, shapes and relations it "
+               "mentions), legibly and without clutter or cut-off parts? 10: exact. 7: small cosmetic flaws. 4: a "
+               "mismatch a solver would notice. 0: wrong or unreadable.",
+    "tool_edit": "does the second image show the construction the solution says it draws, in the right place, and "
+                 "does the solution actually use it? 10: exact and useful. 7: right but sloppy. 4: misplaced or "
+                 "irrelevant. 0: missing or wrong. Use null only if the solution has no code step.",
+    "numbers": "read every number, label and relation the question states (lengths, angles, coordinates, values, "
+               "names of points) and find each in the first image: is each shown, and shown with the same value "
+               "(a question saying AB = 7 over a figure labelled AB = 9 scores 0)? Where the figure is drawn to "
+               "scale, do the drawn sizes agree with the numbers? 10: all consistent. 7: one detail not shown but "
+               "nothing contradicts. 4: a quantity drawn visibly out of proportion. 0: a label or value "
+               "contradicts the question.",
+}  # fmt: skip
+DEFAULT_RUBRIC = ("question_answer", "drawing", "tool_edit", "numbers")
+# The rubric scores under the names judges actually write. A score given as null means "does not apply" and is
+# left out.
 SCORE_ALIASES = {
     "question_answer": ("question_answer", "qa", "q_a", "answer", "correctness", "answer_correctness",
                         "question_answer_correctness", "solution_correctness", "qa_correctness", "q_a_correctness"),
@@ -24,6 +47,9 @@ SCORE_ALIASES = {
                 "original_image"),
     "tool_edit": ("tool_edit", "tool_edit_validity", "tool", "edit", "auxiliary", "auxiliary_image",
                   "construction", "tool_validity", "edited_image"),
+    "numbers": ("numbers", "number_consistency", "numbers_consistency", "numeric_consistency", "numbers_match",
+                "figure_numbers", "labels", "label_consistency", "labels_consistency", "values", "consistency",
+                "question_figure_consistency", "text_figure_consistency", "figure_question_consistency"),
 }  # fmt: skip
 _SCORE_OF = {alias: key for key, aliases in SCORE_ALIASES.items() for alias in aliases}
 JUDGE_THRESHOLD = 7  # the paper leaves it open; 7 of 10 keeps "minor issue that does not change the answer"
@@ -103,16 +129,32 @@ def _prose_scores(text: str) -> dict[str, Any]:
     return out
 
 
-def parse_judgement(text: str, threshold: int = JUDGE_THRESHOLD) -> Judgement | ParseFailure:
-    """The judge's scores; `passed` needs every applicable score >= threshold and no explicit "fail"."""
+def rubric_block(rubric: Sequence[str] = DEFAULT_RUBRIC) -> str:
+    """The rubric lines of the judge prompt, for the configured items only."""
+    unknown = [k for k in rubric if k not in RUBRIC]
+    if unknown:
+        raise ValueError(f"judge: unknown rubric item(s) {unknown}; known: {', '.join(RUBRIC)}")
+    return "\n".join(f"- {k}: {RUBRIC[k]}" for k in rubric)
+
+
+def reply_shape(rubric: Sequence[str] = DEFAULT_RUBRIC) -> str:
+    """The JSON object the judge is asked to reply with."""
+    scores = ", ".join(f'"{k}": <0-10{" or null" if k == "tool_edit" else ""}>' for k in rubric)
+    return "{" + scores + ', "reason": "one or two sentences naming the main problem, or why it is sound"}'
+
+
+def parse_judgement(text: str, threshold: int = JUDGE_THRESHOLD,
+                    rubric: Sequence[str] = DEFAULT_RUBRIC) -> Judgement | ParseFailure:
+    """The scores of the rubric's items (others ignored); `passed` needs every applicable one >= threshold and
+    no explicit "fail". A reply that leaves out an item the rubric lists is a failure ("missing:<item>")."""
     body, thinking = final_text(text or "")
     found = scan(body)
     d = _last_dict(found, lambda d: bool(_flat_scores(d))) or {}
-    raw_scores = _flat_scores(d) or _prose_scores(body)
+    raw_scores = {k: v for k, v in (_flat_scores(d) or _prose_scores(body)).items() if k in rubric}
     if not raw_scores:
         reason = "truncated" if found.unclosed or thinking else ("empty" if not body.strip() else "no_scores")
         return ParseFailure(reason, "no rubric scores found in the judge's output", text or "")
-    missing = [k for k in SCORE_ALIASES if k not in raw_scores]
+    missing = [k for k in rubric if k not in raw_scores]
     if missing:
         return ParseFailure("missing:" + ",".join(missing), f"the judge gave no score for {missing}", text)
     try:
