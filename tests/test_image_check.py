@@ -163,3 +163,74 @@ def test_images_differ() -> None:
     assert images_differ(before, _png(Image.fromarray(faint)), tolerance=0) > 0.5
     with pytest.raises(ValueError):
         images_differ(before, b"not a png")
+
+
+# ----------------------------------------------------------------------------------------------------
+# A figure drawn outside the canvas (the render stage's probe, model-made problems only)
+# ----------------------------------------------------------------------------------------------------
+
+INSIDE = {
+    "labels_near_the_edges": "ax.text(4, 240, 'A', ha='left', fontsize=14)\nax.text(596, 470, 'B', ha='right', "
+                             "va='bottom')\nax.text(300, 6, 'AB = 7 cm', ha='center', va='top')",
+    "background_rectangle_is_the_canvas": "ax.add_patch(plt.Rectangle((0, 0), 600, 480, color='#f0f0f0'))\n"
+                                          "ax.add_patch(plt.Circle((300, 240), 200, fill=False))",
+    "a_line_may_run_off_the_edge": "ax.plot([-100, 700], [100, 380], 'k-')\nax.axhline(240)\n"
+                                   "ax.text(300, 250, 'y = x + 1')",
+    "empty_annotation_arrow": "ax.annotate('', xy=(590, 240), xytext=(10, 240), arrowprops=dict(arrowstyle='->'))",
+}
+OUTSIDE = {
+    "label_past_the_right_edge": "ax.text(615, 240, 'C')",
+    "label_above_the_top": "ax.text(300, -30, 'AB = 7')",
+    "long_label_running_off": "ax.text(520, 240, 'the hypotenuse is 13 m long', fontsize=14)",
+    "circle_leaving_the_canvas": "ax.add_patch(plt.Circle((560, 240), 120, fill=False))",
+    "polygon_below_the_bottom": "ax.add_patch(plt.Polygon([(100, 400), (300, 560), (500, 400)]))",
+    "figure_text": "fig.text(1.05, 0.5, 'note')",
+}
+
+
+def _render(body: str, proposer: str = "model-x"):
+    from flywheel.canvas import canvas_code, tool_canvas_code
+    from flywheel.records import SolutionStep, make_problem
+
+    tool = tool_canvas_code(600, 480) + "ax.plot([100, 500], [100, 380], 'r-', lw=4)\n"
+    return make_problem(question=f"Q {body}", answer="1", render_code=canvas_code(600, 480) + body + "\n",
+                        width=600, height=480, proposer=proposer, solution=(SolutionStep("code", "draw", tool),))
+
+
+def test_canvas_probe_both_ways(sandbox) -> None:
+    from flywheel.records import Problem, Rejection
+    from flywheel.sandbox import SandboxLimits
+    from generators.render import render_batch
+
+    cases = {**INSIDE, **OUTSIDE}
+    out = dict(zip(cases, render_batch([_render(b) for b in cases.values()], sandbox, SandboxLimits(wall_s=20)),
+                   strict=True))  # fmt: skip
+    for name in INSIDE:
+        p = out[name]
+        assert isinstance(p, Problem) and p.edited_image, (name, p)
+        assert [(v.name, v.passed) for v in p.verdicts] == [("canvas", True)], name
+    for name in OUTSIDE:
+        r = out[name]
+        assert isinstance(r, Rejection) and (r.stage, r.reason) == ("image", "image_outside_canvas"), (name, r)
+        assert "outside_canvas" in r.detail and r.raw.endswith(cases[name] + "\n")
+    assert "'C' spans x 615.." in out["label_past_the_right_edge"].detail
+
+
+def test_procedural_figures_are_not_probed(sandbox) -> None:
+    from flywheel.records import Problem
+    from flywheel.sandbox import SandboxLimits
+    from generators.render import render_batch
+
+    [p] = render_batch([_render(OUTSIDE["label_past_the_right_edge"], "procedural")], sandbox, SandboxLimits())
+    assert isinstance(p, Problem) and p.verdicts == ()
+
+
+def test_canvas_verdict_reads_only_the_probe_line() -> None:
+    from generators.render import CANVAS_MARK, canvas_verdict
+
+    assert canvas_verdict("hello\n", 600, 480).passed is None
+    assert canvas_verdict(CANVAS_MARK + "{not json", 600, 480).passed is None
+    ok = canvas_verdict(f"{CANVAS_MARK}[\"x\"]\n{CANVAS_MARK}[]\n", 600, 480)  # the last line (the probe's) counts
+    assert ok.passed is True
+    bad = canvas_verdict(CANVAS_MARK + '[["\'C\'", 615, 230, 625, 250]]', 600, 480)
+    assert bad.passed is False and "'C' spans x 615..625, y 230..250" in bad.reason
