@@ -54,6 +54,17 @@ COMPUTING = [
      "18.4", "number", "import numpy as np\nv = np.sqrt(8**2 + 14**2 - 2 * 8 * 14 * np.cos(np.radians(111)))\n"
      "print(round(float(v), 1))", ""),
     ("brief_example", Q67, "42", "number", "a, b = 6, 7\nprint(a*b)", ""),
+    ("answer_as_an_operand", "How many more edges make the 6 vertices a complete graph?", "6", "number",
+     "from sympy import binomial\nedges = [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 1), (1, 4), (2, 5), (3, 6)]\n"
+     "print(binomial(6, 2) - len(edges))", ""),
+    ("string_data", "The spinner has eight equal sectors. What is the probability of red twice?", "9/64", "number",
+     "import numpy as np\ns = np.array(list('RBRYBYRY'))\nprint(((s[:, None] == 'R') & (s[None, :] == 'R')).mean())",
+     ""),
+    ("ratio_kept_by_a_uniform_bump", "A = (-5, -2), B = (4, 7) and AP : PB = 1 : 2. Find P.", "(-2, 1)", "point",
+     "from sympy import Point, Rational\nA, B = Point(-5, -2), Point(4, 7)\nP = A + Rational(1, 3) * (B - A)\n"
+     "print(f'({P.x}, {P.y})')", ""),
+    ("incidental_number_only", "The dot plot shows quiz scores (out of 10). What is the median score?", "7",
+     "number", "import numpy as np\nprint(np.median(np.repeat([5, 6, 7, 8, 9], [2, 3, 5, 4, 1])))", ""),
 ]  # fmt: skip
 
 # (name, question, answer, kind, code, render code): each must be rejected as constant
@@ -74,6 +85,7 @@ CONSTANT = [
     ("point_written_out", LINES, "(-4, -1)", "point", "P = (-4, -1)\nprint(f'({P[0]}, {P[1]})')", ""),
     ("sympy_point_written_out", LINES, "(-4, -1)", "point",
      "from sympy import Point\nP = Point(-4, -1)\nprint(f'({P.x}, {P.y})')", ""),
+    ("answer_in_a_sentence", Q67, "42", "number", "print('The answer is 42')", ""),
     ("precomputed_intermediate", "Chord AB lies 6 cm from the centre O and OA = 10 cm. How long is AB?", "16",
      "number", "import numpy as np\nxs = np.roots([1.0, 0.0, -64.0])\nprint(float(abs(xs[0] - xs[1])))", ""),
 ]  # fmt: skip
