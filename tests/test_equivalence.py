@@ -88,6 +88,7 @@ EQUAL = [
     ("(3, 4)", "x=3, y=4", "auto"),
     ("(3, 4)", "y=4, x=3", "auto"),
     ("(3, 4)", "A(3, 4)", "auto"),
+    ("(4, 1)", "Point2D(4, 1)", "point"),  # sympy prints a reflected Point like this
     ("(3, 4)", "(x, y) = (3, 4)", "auto"),
     ("(1/2, √3/2)", "(0.5, 0.866025)", "auto"),
     ("(1/2, 0.8660254)", r"\left(\frac{1}{2}, \frac{\sqrt{3}}{2}\right)", "point"),
@@ -110,6 +111,7 @@ EQUAL = [
 ]
 
 DIFFERENT = [
+    ("(4, 1)", "Point2D(1, 4)", "point"),
     ("0.333", "1/3", "auto"),  # equal only with decimals=3
     ("1/3", "0.33", "number"),
     ("12", "13 cm", "auto"),

@@ -452,7 +452,7 @@ def parse_tuple(raw: str) -> tuple[list[str], list[str | None], bool]:
     s = to_plain(raw).strip().rstrip(".")
     if "=" in s and re.search(r"=\s*[(\[{][^=]*$", s):  # "(x, y) = (3, 4)"
         s = s[s.rindex("=") + 1 :].strip()
-    s = re.sub(r"^[A-Z]\w{0,2}'*\s*(?=\()", "", s)  # "A(3, 4)", "P1(3, 4)"
+    s = re.sub(r"^(?:Point(?:2D|3D)?|[A-Z]\w{0,2}'*)\s*(?=\()", "", s)  # "A(3, 4)", "P1(3, 4)", sympy's "Point2D(3, 4)"
     ordered = not (s.startswith("{") and s.endswith("}"))
     if s[:1] + s[-1:] in ("()", "[]", "{}") and matching(s, 0) == len(s) - 1:
         s = s[1:-1]
