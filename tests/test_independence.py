@@ -63,6 +63,11 @@ COMPUTING = [
     ("ratio_kept_by_a_uniform_bump", "A = (-5, -2), B = (4, 7) and AP : PB = 1 : 2. Find P.", "(-2, 1)", "point",
      "from sympy import Point, Rational\nA, B = Point(-5, -2), Point(4, 7)\nP = A + Rational(1, 3) * (B - A)\n"
      "print(f'({P.x}, {P.y})')", ""),
+    ("measured_coordinates", "In quadrilateral ABCD three angles are marked. Find the fourth angle x.", "63",
+     "number", "import numpy as np\nV, P = np.array([0.0, 0.0]), np.array([0.3548525119295185, 1.2143418335486342])\n"
+     "Q = np.array([1.04126581017034, 0.19695040581094073])\nu, w = P - V, Q - V\n"
+     "print(float(np.degrees(np.arccos(u @ w / (np.linalg.norm(u) * np.linalg.norm(w))))))",
+     "ax.text(10, 10, '145°')\nax.text(90, 10, '65°')\nax.text(10, 90, '87°', fontsize=12)\n"),
     ("incidental_number_only", "The dot plot shows quiz scores (out of 10). What is the median score?", "7",
      "number", "import numpy as np\nprint(np.median(np.repeat([5, 6, 7, 8, 9], [2, 3, 5, 4, 1])))", ""),
 ]  # fmt: skip

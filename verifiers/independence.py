@@ -24,7 +24,8 @@ Rule, exactly (each step names what it rejects):
   not. Its literals are not *inputs*; every other literal is. A code with no number at all that computes from
   string data (`list('RBRYBYRY')`, not a keyword value, format or symbol name, not holding the answer) passes.
 - constant_answer_code (for either code; the detail names it): (a) statically, the code has no input, or S is
-  not empty and no input is stated; (b) dynamically, every input is perturbed (see `STEPS`: uneven growth, so no
+  not empty and no input is stated, unless two inputs have two or more decimals (coordinates measured off the
+  drawing); (b) dynamically, every input is perturbed (see `STEPS`: uneven growth, so no
   common shift or scaling) and the perturbed code, run beside the normal one, prints the same last line. A
   perturbed run that fails or prints nothing is inconclusive and passes. So `a, b = 6, 7; print(a*b)` passes
   for a question stating 6 and 7; `print(42)`, `x = 42; print(x)`, `print(Rational(84, 2))` fail (a) and
@@ -34,10 +35,10 @@ Rule, exactly (each step names what it rejects):
 Limits, said plainly: a value the problem never states as a number (coordinates read off a grid, a bar read off
 an axis) is not in S. When S is empty only a bare number is "the answer written out" (`print(84 / 2)` passes
 there: it cannot be told from arithmetic on values read off the grid); when S is not empty, a code computing only
-from unstated values fails (a): a check that measures the drawing's coordinates, or one that hard-codes an
-intermediate (`np.roots([1, 0, -64])` for 10² - 6²). A discrete output (a count, a comparison) can survive a
-perturbation by chance. Code that ignores its data in a contrived way (`42 + 0 * a`) passes: this is a check
-against lazy or hallucinated code, not against an adversary. Test: `pytest tests/test_independence.py`.
+from unstated round values fails (a): a check that measures the drawing with whole coordinates, or one that
+hard-codes an intermediate (`np.roots([1, 0, -64])` for 10² - 6²). A discrete output (a count, a comparison) can
+survive a perturbation by chance. Code that ignores its data in a contrived way (`42 + 0 * a`) passes: this is a
+check against lazy or hallucinated code, not against an adversary. Test: `pytest tests/test_independence.py`.
 """
 
 from __future__ import annotations
@@ -299,7 +300,6 @@ def _binop(op: ast.operator, a: Fraction | float, b: Fraction | float) -> Fracti
 @dataclass(frozen=True)
 class Literals:
     """A code's literals split by the rule: what it computes from, and whether any input is stated."""
-
     inputs: tuple[ast.Constant, ...]
     stated: tuple[ast.Constant, ...]
     written_out: tuple[str, ...]  # the answer written out, as source
@@ -407,6 +407,12 @@ def _leaf_value(c: ast.Constant) -> Fraction | float:
     return c.value if is_number(c.value) else Fraction(c.value.strip())
 
 
+def _measured(lits: Literals) -> bool:
+    """Two or more inputs with two or more decimals: coordinates measured off the drawing (0.3548, 173.168), data
+    the problem shows without stating; a number worked out by hand (64, 84, 12.5) does not look like that."""
+    return sum(1 for c in lits.inputs if isinstance(c.value, float) and round(c.value * 10, 9) % 1) >= 2
+
+
 def static_reason(lits: Literals | None, stated: frozenset[float]) -> str | None:
     """Rule (a): why the code cannot depend on the stated quantities, or None."""
     if lits is None:
@@ -416,7 +422,7 @@ def static_reason(lits: Literals | None, stated: frozenset[float]) -> str | None
         return "no number in the code except the answer itself" + shown
     if not lits.inputs:
         return None  # computes from string data only ('RBRYBYRY'.count('R')): nothing to perturb
-    if stated and not lits.stated:
+    if stated and not lits.stated and not _measured(lits):
         numbers = ", ".join(sorted({f"{float(_leaf_value(c)):g}" for c in lits.inputs})[:8])
         quantities = ", ".join(f"{s:g}" for s in sorted(stated)[:8])
         return f"uses none of the stated quantities ({quantities}); its numbers are {numbers}"
@@ -464,10 +470,6 @@ def same_output(normal: str, perturbed: str) -> bool:
     except ValueError:
         return False
 
-
-# ----------------------------------------------------------------------------------------------------
-# The verdict, for the verify stage
-# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
