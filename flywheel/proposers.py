@@ -27,9 +27,9 @@ class Proposer:
 
 
 def _procedural_parents(data: Path, round_no: int) -> tuple:
-    from flywheel.loop import _history
+    from flywheel.history import history
 
-    return _history(data, round_no)[2]
+    return history(data, round_no)[2]
 
 
 def _procedural_plan(ctx: Any, round_no: int, mean: float, by_family: Counter, by_concept: Counter) -> list:
@@ -51,7 +51,7 @@ def _procedural_stage(ctx: Any, skip_ids: frozenset) -> Stage:
 
 
 def _model_parents(data: Path, round_no: int) -> tuple:
-    from flywheel.loop import lmm_parents
+    from flywheel.history import lmm_parents
 
     return lmm_parents(data, round_no)
 

@@ -179,16 +179,16 @@ def test_procedural_parents_at_max_depth_are_not_extended_and_children_are_one_d
 
 
 def test_depth_over_three_rounds_of_a_small_procedural_run(tmp_path):
-    """Plan -> propose -> commit, three rounds, parents read back from storage by the loop's `_history`
+    """Plan -> propose -> commit, three rounds, parents read back from storage by `flywheel.history.history`
     (no Ray, no rendering: depth is decided by planning and lineage, not by the render stage)."""
-    from flywheel.loop import _history
+    from flywheel.history import history
     from storage.readers import read_table
     from storage.shards import ShardWriter
 
     ext = {"parallel": set(PARALLEL), "sequential": set(SEQUENTIAL)}
     fams = ["triangle_area", "right_triangle_pythagoras", "polygon_angles"]
     for round_no in (1, 2, 3):
-        by_family, _, parents = _history(tmp_path, round_no)
+        by_family, _, parents = history(tmp_path, round_no)
         tasks = plan_round(round_no, 12, 0, 2.0, fams, by_family, parents, ext)
         made = [propose(t, FAMILIES, {"parallel": PARALLEL, "sequential": SEQUENTIAL}) for t in tasks]
         with ShardWriter(tmp_path, round_no) as w:

@@ -43,7 +43,7 @@ LAYERS: dict[str, int] = {
     "storage.meta_views": 2, "storage.readers": 2, "storage.shards": 2, "storage.staging": 2,
     # L3: the round and everything that runs it or reads its output
     "flywheel.stages": 3, "flywheel.stage_work": 3, "flywheel.proposers": 3, "flywheel.round": 3,
-    "flywheel.loop": 3, "flywheel.coevolve": 3, "flywheel.near_dups": 3, "flywheel.show": 3,
+    "flywheel.loop": 3, "flywheel.history": 3, "flywheel.coevolve": 3, "flywheel.near_dups": 3, "flywheel.show": 3,
     "flywheel.report": 3, "flywheel.report.gallery": 3, "flywheel.report.metrics": 3, "flywheel.report.page": 3,
     "flywheel.report.plots": 3,
     "flywheel.train": 3, "flywheel.train.checkpoint": 3, "flywheel.train.config": 3, "flywheel.train.context": 3,
