@@ -94,13 +94,13 @@ def _round(tmp_path, *backend_args: str) -> list[dict]:
 
 def test_evolve_round_with_the_hf_backend(tiny, tmp_path):
     rejected = _round(tmp_path, "--backend", "hf", "--model", str(tiny))
-    assert len(rejected) >= 4 and all(r["stage"] == "propose" and r["reason"] for r in rejected)
+    assert len(rejected) >= 2 and all(r["stage"] == "propose" and r["reason"] for r in rejected)
     assert any(r["raw"] for r in rejected)  # what the model said is kept for debugging
 
 
 def test_evolve_round_with_the_openai_backend_served_by_the_tiny_model(tiny, tmp_path):
     with FakeOpenAIServer(respond=TinyResponder(tiny)) as srv:
         rejected = _round(tmp_path, "--backend", "openai", "--model", "tiny", "--base-url", srv.url)
-        assert len(srv.requests) == 4
-    assert len(rejected) >= 4 and all(r["stage"] == "propose" and r["reason"] for r in rejected)
+        assert len(srv.requests) == 2  # 4 problems at 3 levels per request: one request of 3, one of 1
+    assert len(rejected) >= 2 and all(r["stage"] == "propose" and r["reason"] for r in rejected)
     assert any(r["raw"] for r in rejected)  # what the model said is kept for debugging
