@@ -239,7 +239,8 @@ def _header(p: Problem, width: int) -> list[Block]:
     seconds = ", ".join(f"{k} {v:.2f} s" for k, v in p.cost.seconds.items())
     tokens = p.cost.prompt_tokens + p.cost.completion_tokens
     created = dt.datetime.fromtimestamp(p.created_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    extra = [f"proposer {p.proposer or '?'}", f"verifier {p.verifier or '?'}", f"seed {p.seed}",
+    extra = [f"proposer {p.proposer or '?'}", f"verifier {p.verifier or '?'}",
+             f"verified by {p.verified_by or 'not recorded'}", f"depth {p.depth}", f"seed {p.seed}",
              f"{p.width}×{p.height} px", f"{tokens} tokens" + (f" ({seconds})" if seconds else ""), created]
     return [
         Text(f"problem {p.id}", "title"),
