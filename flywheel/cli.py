@@ -17,7 +17,42 @@ def data_option(fn):
                         show_default=True, envvar="FLYWHEEL_DATA", help="Dataset folder.")(fn)
 
 
-@click.group()
+class Interrupted(click.ClickException):
+    """Ctrl-C (SIGINT): one line and exit 130, the shell's code for a process ended by SIGINT."""
+
+    exit_code = 130
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an error no command handled: what failed and where, never a traceback."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        in_the_way = isinstance(exc, (FileExistsError, NotADirectoryError))
+        why = " (a file stands where a folder is needed)" if in_the_way else ""
+        return f"{exc.strerror}{where}{why}"
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {text[:400]} (run with -v for the traceback)"
+
+
+class ErrorBoundary(click.Group):
+    """Every command runs inside this group: an exception no command turned into a message becomes one
+    `Error: ...` line on stderr and exit 1 (the traceback only with -v); Ctrl-C becomes exit 130."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except KeyboardInterrupt:
+            hint = "; what was committed is kept: continue with --resume" if ctx.invoked_subcommand == "evolve" else ""
+            raise Interrupted(f"interrupted{hint}") from None
+        except Exception as exc:
+            if ctx.params.get("verbose"):
+                raise
+            raise click.ClickException(_describe(exc)) from None
+
+
+@click.group(cls=ErrorBoundary)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr (and let Ray's own progress "
               "bars and logs through).")
 def main(verbose: bool) -> None:
@@ -72,6 +107,11 @@ def _require_data(data: str) -> None:
     if not Path(data).is_dir():
         raise click.ClickException(f"no data dir at {data} (run `flywheel evolve --data {data}` first, "
                                    "or point --data / FLYWHEEL_DATA at one)")
+    from storage.manifest import foreign_entries
+
+    if strangers := foreign_entries(data):
+        shown = ", ".join(strangers[:5]) + (", ..." if len(strangers) > 5 else "")
+        raise click.ClickException(f"{data} is not a flywheel data folder (no _manifests/; it holds {shown})")
 
 
 @main.command()
@@ -96,7 +136,8 @@ def query(sql: str, data: str, fmt: str, verify: bool) -> None:
     except CorruptShardError as err:
         raise click.ClickException(str(err)) from None
     except duckdb.Error as err:
-        raise click.ClickException(f"query failed: {str(err).strip()}") from None
+        first = " ".join(str(err).strip().split("\n\n")[0].split())  # one line: drop DuckDB's caret block
+        raise click.ClickException(f"query failed: {first}") from None
     if fmt == "json" and not out:  # a statement with no result set: still exactly one JSON array
         out = "[]"
     click.echo(out, nl=not out.endswith("\n"))
@@ -202,17 +243,20 @@ def evolve(rounds: int | None, data: str, seed: int | None, resume: bool, addres
     """Run the data flywheel: propose, render, verify and commit problems, round after round."""
     from rich.console import Console
 
-    from flywheel.config import load_config
+    from flywheel.config import ConfigError, load_config
     from flywheel.loop import EvolveError
     from flywheel.loop import evolve as run_evolve
     from flywheel.summary import print_round, totals_table
 
     if backend and not model:
         raise click.UsageError("--backend needs --model")
-    cfg = load_config(config_file, evolve__rounds=rounds, evolve__seed=seed, ray__address=address,
-                      evolve__problems_per_round=problems_per_round, models__proposer__backend=backend,
-                      models__proposer__model=model, models__proposer__base_url=base_url,
-                      cache__enabled=False if no_cache else None)
+    try:
+        cfg = load_config(config_file, evolve__rounds=rounds, evolve__seed=seed, ray__address=address,
+                          evolve__problems_per_round=problems_per_round, models__proposer__backend=backend,
+                          models__proposer__model=model, models__proposer__base_url=base_url,
+                          cache__enabled=False if no_cache else None)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     console = Console()
     done: list[tuple[int, dict]] = []
 
@@ -254,8 +298,9 @@ def train(stage: str, data: str, model: str, out: str, steps: int | None, config
     _require_data(data)
     try:
         cfg = load_train_config(config_file, stage=stage, steps=steps)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # a TOMLDecodeError names line and column but not the file
+        toml = type(exc).__name__ == "TOMLDecodeError"
+        raise click.ClickException(f"config {config_file}: not valid TOML: {exc}" if toml else str(exc)) from None
     if no_ray or workers < 1:
         from flywheel.train.loop import train_local
 
@@ -285,11 +330,14 @@ def models_check(config_file: str, address: str | None, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from flywheel.config import load_config
+    from flywheel.config import ConfigError, load_config
     from flywheel.loop import init_ray
     from flywheel.models.check import check_models
 
-    cfg = load_config(config_file, ray__address=address)
+    try:
+        cfg = load_config(config_file, ray__address=address)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     init_ray(cfg)
     try:
         rows = check_models(cfg)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ class SandboxConfig:
     render_wall_s: float = 20.0  # wall-time limit for rendering and tool code
     check_wall_s: float = 20.0  # wall-time limit for answer and check code
     memory_mb: int = 1024  # memory limit per job on top of the warm interpreter
+    isolation: str = "auto"  # "auto": isolated (root or user namespaces) or refuse; "degraded": run unisolated
 
 
 @dataclass(frozen=True)
@@ -122,30 +125,85 @@ class FlywheelConfig:
         return dataclasses.asdict(self)
 
 
-def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+class ConfigError(ValueError):
+    """A config file or override that cannot be used: TOML syntax, unknown key, wrong type or value."""
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Whether a TOML value fits a field's annotation (ints pass as floats; bools never pass as numbers).
+
+    >>> _type_ok(3, float), _type_ok(True, int), _type_ok(["a"], tuple[str, ...]), _type_ok(None, int | None)
+    (True, False, True, True)
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_type_ok(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_type_ok(v, a) for v, a in zip(value, args, strict=True))
+    if hint in (int, float):
+        return isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "") if typing.get_origin(hint) else getattr(hint, "__name__", str(hint))
+
+
+def check_types(cls: type, values: dict[str, Any], where: str) -> None:
+    """Raise ConfigError naming `[where] key` for the first value whose type does not fit its field."""
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        if name in hints and not _type_ok(value, hints[name]):
+            raise ConfigError(f"config [{where}]: {name} must be {_type_name(hints[name])}; got {value!r} "
+                              f"({type(value).__name__})")
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"config [{where}]: must be a table (a [{where}] section); got {values!r}")
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
+    if unknown and where == "root":
+        raise ConfigError(f"config: unknown section(s) {', '.join(unknown)}; known: {', '.join(known)}")
     if unknown:
-        raise ValueError(f"config [{where}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise ConfigError(f"config [{where}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
     kwargs = {}
     for name, value in values.items():
         factory = known[name].default_factory
         if factory is not dataclasses.MISSING and dataclasses.is_dataclass(factory):
-            kwargs[name] = _build(factory, value, name)
+            kwargs[name] = _build(factory, value, name if where == "root" else f"{where}.{name}")
         elif name == "options" and isinstance(value, dict):
             kwargs[name] = tuple(sorted(value.items()))
         else:
             kwargs[name] = tuple(value) if isinstance(value, list) else value
-    return cls(**kwargs)
+    check_types(cls, {k: v for k, v in kwargs.items() if not dataclasses.is_dataclass(v)}, where)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:  # a __post_init__ range check
+        raise ConfigError(str(exc) if str(exc).startswith("config") else f"config [{where}]: {exc}") from None
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> FlywheelConfig:
     """Defaults, then the TOML file, then `overrides` given as `section__field=value` (or
-    `models__proposer__backend=...`; None values ignored)."""
+    `models__proposer__backend=...`; None values ignored). Raises ConfigError (a ValueError) naming the file
+    or the key for a TOML syntax error, an unknown section or key, a wrong type or an out-of-range value."""
     values: dict[str, Any] = {}
     if path is not None:
-        with open(path, "rb") as f:
-            values = tomllib.load(f)
+        try:
+            with open(path, "rb") as f:
+                values = tomllib.load(f)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config {path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"config {path}: cannot read it: {exc.strerror}") from None
     for key, value in overrides.items():
         if value is None:
             continue
@@ -153,5 +211,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> FlywheelCon
         node = values
         for section in sections:
             node = node.setdefault(section, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"config [{section}]: must be a table; got {node!r}")
         node[name] = value
     return _build(FlywheelConfig, values, "root")

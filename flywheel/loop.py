@@ -78,7 +78,19 @@ def quiet_ray_data(verbose: bool) -> None:
 def evolve(cfg: FlywheelConfig, data: str | Path, resume: bool = False,
            on_round: RoundReport | None = None, verbose: bool = False) -> list[dict]:
     """Run `cfg.evolve.rounds` rounds into `data`; returns one summary per round run (skipped ones excluded).
-    `verbose` lets Ray's own progress bars and logs through (else one progress line per stage)."""
+    `verbose` lets Ray's own progress bars and logs through (else one progress line per stage). The whole run
+    holds `<data>/.lock`: a second run on the same folder is refused (EvolveError), never interleaved."""
+    from storage.staging import DataFolderError, data_lock
+
+    try:
+        with data_lock(Path(data), "flywheel evolve"):
+            return _evolve_locked(cfg, data, resume, on_round, verbose)
+    except DataFolderError as exc:
+        raise EvolveError(str(exc)) from None
+
+
+def _evolve_locked(cfg: FlywheelConfig, data: str | Path, resume: bool, on_round: RoundReport | None,
+                   verbose: bool) -> list[dict]:
     from generators.procedural.catalog import FAMILIES
     from storage.shards import committed_rounds
 

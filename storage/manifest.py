@@ -164,6 +164,17 @@ def check_entry(data: Path, entry: FileEntry, *, checksum: bool) -> str | None:
     return None
 
 
+def foreign_entries(data: Path | str) -> list[str]:
+    """Names in `data` when it is a non-empty folder holding nothing a flywheel run makes (another tool's folder,
+    a git checkout, unrelated Parquet), else []: commands refuse such a folder instead of writing into it."""
+    data = Path(data)
+    if not data.is_dir():
+        return []
+    names = sorted(p.name for p in data.iterdir())
+    ours = {PROBLEMS, REJECTIONS, MANIFESTS, STAGING, KNOWLEDGE, ".lock", "cache"}
+    return [] if not names or ours & set(names) else names
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename or link inside `path` durable (a crash after this keeps it)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)

@@ -4,11 +4,14 @@ The round hands each batch to `ShardWriter.commit_part`: files are written and f
 staging folder, renamed into `problems/round-NNNN/` and `rejections/round-NNNN/`, and become visible only when
 the part's manifest is linked into `_manifests/` last. A killed writer leaves nothing visible; the next writer
 removes its leftovers. The readers (storage/readers.py, re-exported here) see committed files only.
+A full disk (ENOSPC, EDQUOT) during a commit removes what the part had staged or placed and raises
+StorageFullError: the part is not committed, earlier parts stay intact, and a rerun with space resumes.
 Tested by tests/test_storage.py, which SIGKILLs a real writer process mid-commit.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -51,11 +54,12 @@ from storage.readers import (
     read_round,
     read_table,
 )
-from storage.staging import register_writer, release_writer
+from storage.staging import LOCK, register_writer, release_writer
 
 # The readers are re-exported so callers can take the writer and its read side from one module.
 __all__ = [
     "ShardWriter",
+    "StorageFullError",
     "committed_ids",
     "committed_paths",
     "committed_rounds",
@@ -72,6 +76,10 @@ ROW_GROUP_BYTES = 32 << 20
 # the write time for image-heavy shards. Every other top-level column keeps dictionary encoding.
 _DICTIONARY_COLUMNS = {ds: [f.name for f in s if not pa.types.is_binary(f.type)] for ds, s in SCHEMAS.items()}
 Hook = Callable[[str, Path], None]  # (event, path): "staged" | "placed" | "committed"; progress and tests
+
+
+class StorageFullError(OSError):
+    """No space (or quota) left while committing a part; nothing of that part was committed."""
 
 
 class ShardWriter:
@@ -133,6 +141,19 @@ class ShardWriter:
         if not fresh and not fresh_rej and summary is None and not final:
             return None
         part = _next_part(self.data, self.round)
+        try:
+            return self._commit(part, fresh, fresh_rej, skipped, started, summary, final)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or isinstance(exc, StorageFullError):
+                raise
+            self._discard_uncommitted()
+            raise StorageFullError(exc.errno, f"no space left on device while committing round {self.round} "
+                                   f"part {part} to {self.data}; that part was not committed (its files were "
+                                   "removed) and earlier parts are intact: free some space, then rerun with "
+                                   "--resume") from exc
+
+    def _commit(self, part: int, fresh: list[Problem], fresh_rej: list[Rejection], skipped: int, started: float,
+                summary: dict[str, Any] | None, final: bool) -> PartManifest:
         staged = self._stage(PROBLEMS, fresh, problems_to_table, _problem_bytes, part)
         staged += self._stage(REJECTIONS, fresh_rej, rejections_to_table, _rejection_bytes, part)
         files = self._place(staged)
@@ -157,6 +178,19 @@ class ShardWriter:
         self._ids.update(p.id for p in fresh)
         self._rejection_keys.update(_rejection_key(r) for r in fresh_rej)
         return manifest
+
+    def _discard_uncommitted(self) -> None:
+        """After a failed commit: remove what this writer staged and placed that no manifest lists (a part
+        whose manifest got linked is committed and kept)."""
+        listed = set(committed_paths(self.data, PROBLEMS, self.round) + committed_paths(self.data, REJECTIONS,
+                                                                                          self.round))
+        for path in self._staging.iterdir():
+            if path.is_file() and path.name != LOCK:
+                path.unlink(missing_ok=True)
+        for dataset in (PROBLEMS, REJECTIONS):
+            for path in (self.data / dataset / round_name(self.round)).glob(f"part-*-{self.token}-*.parquet"):
+                if path not in listed:
+                    path.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Drop the staging folder and the lock; a writer that dies without this is cleaned up by the next."""

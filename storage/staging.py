@@ -4,6 +4,8 @@ Each writer owns `<data>/_staging/<token>/` and holds an exclusive flock on its 
 life. The kernel drops that lock when the process dies, SIGKILL included, so "the lock can be taken" means
 "its owner is gone". Data files carry the writer token in their names (`part-PPPPP-<token>-SSS.parquet`), so
 files a dead writer moved into place but never listed in a manifest are told apart from a live writer's.
+A whole run (`flywheel evolve`) also holds `<data>/.lock` (`data_lock`), so a second run on the same folder is
+refused at the door instead of interleaving its rounds with the first.
 """
 
 from __future__ import annotations
@@ -16,11 +18,50 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from storage.manifest import PROBLEMS, REJECTIONS, STAGING, committed_entries, load_manifests
+from storage.manifest import PROBLEMS, REJECTIONS, STAGING, committed_entries, foreign_entries, load_manifests
 
 LOCK = "writer.lock"
 MUTEX = ".mutex"
+DATA_LOCK = ".lock"
 _DATA_FILE = re.compile(r"^part-\d{5,}-(?P<token>[0-9a-f]+)-\d{3,}\.parquet$")
+
+
+class DataFolderError(RuntimeError):
+    """The data folder cannot be written by this run: another live process holds its lock, or it is not ours."""
+
+
+@contextmanager
+def data_lock(data: Path, what: str = "evolve") -> Iterator[None]:
+    """Hold an exclusive flock on `<data>/.lock` for the whole block (creating `data`); refuse if it is held.
+
+    The kernel drops the lock when its holder dies (SIGKILL included), so a stale lock file never blocks.
+    The holder's pid and command are written into the file only to make the refusal message useful. A
+    non-empty folder of another tool is refused before anything is written into it.
+    """
+    if strangers := foreign_entries(data):
+        shown = ", ".join(strangers[:5]) + (", ..." if len(strangers) > 5 else "")
+        raise DataFolderError(f"{data} is not a flywheel data folder (it holds {shown}); choose a new or empty "
+                              "--data folder")
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DataFolderError(f"cannot create data folder {data}: it or a folder above it is a file") from None
+    fd = os.open(data / DATA_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise DataFolderError(f"{data} is in use by {holder}; wait for it to finish (or stop it), "
+                                  "then rerun with --resume, or choose another --data folder") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} ({what})\n".encode(), 0)
+        except OSError:  # e.g. a full disk: the note is for people only; the flock is what counts
+            pass
+        yield
+    finally:
+        os.close(fd)  # closing drops the flock
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flywheel.config import check_types
+
 STAGES = ("perception", "sft", "rl")
 
 # What each stage trains on when `sql` is empty: problems with what the stage's examples are built from.
@@ -92,7 +94,9 @@ def train_config(values: dict[str, Any] | None = None, **overrides: Any) -> Trai
     unknown = sorted(set(merged) - known)
     if unknown:
         raise ValueError(f"train config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()})
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
+    check_types(TrainConfig, {k: v for k, v in kwargs.items() if not isinstance(v, dict)}, "train")  # key named
+    return TrainConfig(**kwargs)
 
 
 def load_train_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
