@@ -53,6 +53,7 @@ CONFIGS = {
     "out_of_range.toml": "[evolve]\nlevels_per_request = 9\n",
     "train_wrong_type.toml": "[train]\nsteps = \"many\"\n",
     "train_unknown.toml": "[train]\nlearning_rate = 0.1\n",
+    "train_bad_sql.toml": "[train]\nsql = \"SELEC nope\"\n",
 }
 
 
@@ -123,6 +124,8 @@ SWEEP = [
      "--config {w}/train_wrong_type.toml", 1, "steps must be int"),
     ("train/unknown key", "train --stage sft --data {w}/committed --model m --out {w}/t --no-ray "
      "--config {w}/train_unknown.toml", 1, "learning_rate"),
+    ("train/sql error", "train --stage sft --data {w}/committed --model m --out {w}/t --no-ray "
+     "--config {w}/train_bad_sql.toml", 1, "syntax error"),
 ]
 
 
