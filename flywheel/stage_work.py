@@ -51,7 +51,7 @@ def sandboxed_work(check: str, cfg: FlywheelConfig) -> Work:
     """`render` or `verify` with a warm sandbox of the actor's own (its wall-time limit from the config)."""
     from flywheel.sandbox import Sandbox, SandboxLimits
 
-    sandbox = Sandbox(workers=cfg.sandbox.workers_per_actor)
+    sandbox = Sandbox(workers=cfg.sandbox.workers_per_actor, isolation=cfg.sandbox.isolation)
     if check == "render":
         from generators.render import render_batch
 

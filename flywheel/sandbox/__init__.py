@@ -5,17 +5,27 @@ Call `Sandbox().run(code, inputs={"image.png": png}, limits=SandboxLimits(...)) 
 pool per node with many Ray callers; `flywheel sandbox run FILE.py` runs files from the command line.
 
 How a job runs: a warm worker (started with an environment built from nothing, heavy libraries imported,
-then moved into private mount/network/IPC/UTS namespaces and a read-only root that holds only the system
-and Python directories, and made PID 1 of a worker-wide PID namespace) mounts a fresh size-capped tmpfs
+then made PID 1 of a worker-wide PID namespace and moved into private mount/network/IPC/UTS namespaces and
+a read-only root that holds only the system and Python directories) mounts a fresh size-capped tmpfs
 folder and forks the job as PID 1 of a nested PID namespace; the job mounts its own /proc, drops to an
 unprivileged uid (distinct per worker, never 0), sets no_new_privs and kernel rlimits, then runs the code.
+
+Modes (`isolation_mode()`, and `SandboxResult.isolation` of every result):
+- "full": as root. Namespaces as above; the job switches to its uid with setresuid.
+- "userns": not root, where the kernel allows unprivileged user namespaces (probed once per process). The
+  worker first enters a user namespace that maps the caller to 0 (root there only), then builds the same
+  namespaces and jail; each job enters a nested user namespace as its unprivileged uid and drops every
+  capability. Everything below is contained the same way; on the host, jobs run as the caller's uid.
+- "degraded": neither. `Sandbox()` refuses to start; `Sandbox(isolation="degraded")` (config
+  `[sandbox] isolation = "degraded"`) runs with rlimits, a clean environment and a killed process group only.
 
 Threat model
 ------------
 Contained (each has a test in tests/test_sandbox_*.py that attacks it from inside a job):
 - CPU and wall time: infinite loops, ignored signals (SIGKILL from the worker and the RLIMIT_CPU hard limit).
 - Memory: RLIMIT_AS of `memory_mb` above the warm interpreter, per process -> "memory" or "killed".
-- Processes/threads (RLIMIT_NPROC on the job's own uid), open files (RLIMIT_NOFILE), file size
+- Processes/threads (RLIMIT_NPROC on the job's own uid; with "userns", counted in the job's own user
+  namespace), open files (RLIMIT_NOFILE), file size
   (RLIMIT_FSIZE), disk use (size- and inode-capped tmpfs), stdout/stderr floods (capped, drained).
 - Filesystem: the only writable place is the job's own tmpfs folder; the root is read-only and does not
   contain /root, /home, /tmp, /run or other jobs' folders; root-only files stay unreadable (uid != 0).
@@ -37,13 +47,16 @@ Not contained (and why):
 - Total memory of a fork bomb that also allocates: RLIMIT_AS is per process; a cgroup would bound the sum
   and is not used yet (cgroup v1/v2 layouts vary between hosts).
 - CPU side channels and timing; reading world-readable files in /usr, /etc and the Python directories.
-- Degraded mode: without root (or off Linux) there is no uid switch and no namespaces; the pool then only
-  applies rlimits, a fresh folder and a clean environment, logs a warning and marks results
-  `isolation="degraded"`. `Sandbox(isolation="strict")` refuses to start there instead. Where the kernel
-  refuses namespaces even to root, workers fail to start and the pool reports it (no silent fallback).
+- Degraded mode (no root and no user namespaces, or off Linux), only when asked for: rlimits, a fresh
+  folder, a clean environment and the job's process group killed at the end, nothing more: the job can
+  read the caller's files and /proc/<pid>/environ of the caller's processes, reach the network, signal the
+  caller's processes and escape its process group with setsid. Results say `isolation="degraded"`.
+- "userns": the kernel's user-namespace code is more attack surface than root mode's (still no seccomp);
+  on the host, jobs run as the caller's uid, so they count against the caller's own RLIMIT_NPROC too.
+  Where the kernel refuses namespaces even to root, workers fail to start and the pool reports it.
 """
 
-from flywheel.sandbox.pool import Sandbox, isolation_available
+from flywheel.sandbox.pool import Sandbox, isolation_available, isolation_mode
 from flywheel.sandbox.types import (
     STATUSES,
     SandboxError,
@@ -55,4 +68,4 @@ from flywheel.sandbox.types import (
 )
 
 __all__ = ["STATUSES", "Sandbox", "SandboxError", "SandboxImage", "SandboxJob", "SandboxLimits",
-           "SandboxResult", "Status", "isolation_available"]
+           "SandboxResult", "Status", "isolation_available", "isolation_mode"]

@@ -5,7 +5,8 @@ IPC and UTS namespaces; each job then gets a size-capped tmpfs as its folder and
 namespace, private mount and IPC namespaces with a /proc that shows only its own processes.
 Host paths such as /root, /home, /tmp, /run and other jobs'
 folders simply do not exist in the view, so neither reading, writing nor connecting to a Unix socket there is
-possible.
+possible. Without root the same is built inside a user namespace (`enter_user_namespace`): the worker is
+root only there, and each job enters a nested one as an unprivileged uid with no capabilities.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def _bind(fd: int, target: str, is_dir: bool, devices: bool = False) -> None:
     src = f"/proc/self/fd/{fd}"
     sc.mount(src, target, None, sc.MS_BIND | sc.MS_REC)
     if devices:
-        sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_NOSUID)
+        if not sc.make_readonly_recursive(target, nodev=False):
+            sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_NOSUID)
     elif not sc.make_readonly_recursive(target):
         sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV)
 
@@ -76,8 +78,24 @@ def jobs_mountpoint(tmp_dir: str, bound: Iterable[str]) -> str:
     return os.path.join("/tmp" if inside else tmp_dir, "flywheel-jobs")
 
 
+def enter_user_namespace(inner_uid: int) -> None:
+    """Enter a new user namespace in which this process's uid and gid appear as `inner_uid` (one id mapped).
+
+    The worker maps the caller to 0 (root inside, to mount and pivot; nothing on the host); a job maps the
+    worker's 0 to an unprivileged uid, so RLIMIT_NPROC counts the job's own processes only.
+    """
+    uid, gid = os.getuid(), os.getgid()
+    sc.unshare(sc.CLONE_NEWUSER)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{inner_uid} {uid} 1"),
+                       ("gid_map", f"{inner_uid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+
+
 def build_worker_root(tmp_dir: str, extra_ro: Iterable[str] = ()) -> str:
-    """Enter private namespaces and pivot into a fresh read-only root. Runs once, as root, in the worker.
+    """Enter private namespaces and pivot into a fresh read-only root. Runs once in the worker, as root (of
+    the host, or of its user namespace), already PID 1 of the worker's PID namespace: its /proc goes into the
+    new root before the host's is detached (a user namespace may mount proc only while one is visible).
 
     Returns the (empty) directory on which each job's tmpfs folder is mounted.
     """
@@ -106,6 +124,7 @@ def build_worker_root(tmp_dir: str, extra_ro: Iterable[str] = ()) -> str:
         os.symlink(dest, new_root + path)
     for d in ("/proc", "/dev/shm", job_base):
         os.makedirs(new_root + d, mode=0o755, exist_ok=True)
+    sc.mount("proc", new_root + "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
 
     os.chdir(new_root)
     sc.pivot_root(".", ".")

@@ -54,9 +54,15 @@ def set_limits(limits: SandboxLimits) -> None:
         resource.setrlimit(res, (soft, hard))
 
 
-def drop_privileges(uid: int) -> None:
-    """Become an unprivileged uid that owns nothing on the host, with no way back (no_new_privs)."""
-    if os.geteuid() == 0:
+def drop_privileges(uid: int, userns: bool) -> None:
+    """Become an unprivileged uid that owns nothing on the host, with no way back (no_new_privs).
+
+    In a user namespace the job already is `uid` (see jail.enter_user_namespace) but still holds every
+    capability of its new namespace: those are dropped instead.
+    """
+    if userns:
+        sc.drop_capabilities()
+    elif os.geteuid() == 0:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
@@ -153,17 +159,19 @@ def _execute(code: str) -> tuple[int, dict]:
 
 
 def run_job(code: str, job_dir: str, uid: int, limits: SandboxLimits,
-            stdout_fd: int, stderr_fd: int, report_fd: int, isolated: bool) -> NoReturn:
+            stdout_fd: int, stderr_fd: int, report_fd: int, isolated: bool, userns: bool = False) -> NoReturn:
     """Never returns: the process ends with the job's exit code (and, as PID 1, takes its namespace along)."""
     try:
         if isolated:
-            from flywheel.sandbox.jail import enter_job_namespaces
+            from flywheel.sandbox import jail
 
-            enter_job_namespaces(min(64, limits.disk_mb))
+            jail.enter_job_namespaces(min(64, limits.disk_mb))
+            if userns:  # before the rlimits: RLIMIT_NPROC then counts only this namespace's processes
+                jail.enter_user_namespace(uid)
         os.setsid()  # own session and group: the supervisor can always kill the job's whole group
         _wire_stdio(stdout_fd, stderr_fd, report_fd)
         set_limits(limits)
-        drop_privileges(uid)
+        drop_privileges(uid, userns)
         os.chdir(job_dir)
         os.umask(0o077)
         os.environ.clear()

@@ -8,6 +8,7 @@ comes back as status "killed". Closing the pool (or the owner dying) takes every
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import queue
@@ -26,6 +27,11 @@ from flywheel.sandbox.types import SandboxError, SandboxJob, SandboxLimits, Sand
 log = logging.getLogger(__name__)
 OWNER_GRACE_S = 30.0
 _STOP = object()
+ISOLATIONS = ("auto", "strict", "degraded")
+_REFUSAL = ("sandbox: refusing to run code without isolation: not root, and no unprivileged user namespaces "
+            "here ({why}). Without them, model-written code could read your files and keys, reach the network "
+            "and kill your processes. To run it anyway, set `[sandbox] isolation = \"degraded\"` in the config "
+            "(Sandbox(isolation=\"degraded\")).")
 
 
 def worker_env() -> dict[str, str]:
@@ -38,21 +44,66 @@ def worker_env() -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": tempfile.gettempdir()}
 
 
+# Run once by `isolation_mode` as the caller: what a worker does first without root.
+_USERNS_PROBE = """
+from flywheel.sandbox import jail, syscalls as sc
+jail.enter_user_namespace(0)
+sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWNET | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS)
+sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+sc.mount("probe", "/tmp", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "size=1m")
+"""
+
+
+def userns_blockers() -> list[str]:
+    """The kernel settings that forbid unprivileged user namespaces here (empty: none found)."""
+    found = []
+    for path, bad in (("/proc/sys/kernel/unprivileged_userns_clone", "0"), ("/proc/sys/user/max_user_namespaces", "0"),
+                      ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1")):
+        try:
+            with open(path) as f:
+                if f.read().strip() == bad:
+                    found.append(f"{path} = {bad}")
+        except OSError:
+            continue
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def userns_error() -> str | None:
+    """Why this process cannot build the jail in an unprivileged user namespace; None when it can."""
+    probe = subprocess.run([sys.executable, "-I", "-c", _USERNS_PROBE], env=worker_env(), cwd="/",
+                           capture_output=True, timeout=60)
+    if probe.returncode == 0:
+        return None
+    return "; ".join(userns_blockers() or probe.stderr.decode(errors="replace").strip().splitlines()[-1:]) or \
+        f"probe exit code {probe.returncode}"
+
+
+def isolation_mode() -> str:
+    """"full" (root: namespaces and a uid switch), "userns" (not root: the same namespaces inside an
+    unprivileged user namespace) or "degraded" (neither; see the module docstring). Probed once per process."""
+    if not sys.platform.startswith("linux"):
+        return "degraded"
+    if os.geteuid() == 0:
+        return "full"
+    return "userns" if userns_error() is None else "degraded"
+
+
 def isolation_available() -> bool:
-    """Full isolation needs root (to switch uids and build namespaces); see the module docstring."""
-    return os.geteuid() == 0 and sys.platform.startswith("linux")
+    """Full isolation: as root, or through unprivileged user namespaces where the kernel allows them."""
+    return isolation_mode() != "degraded"
 
 
 class _Worker:
     """One warm worker process and the pipe protocol to it."""
 
-    def __init__(self, slot: int, isolated: bool):
-        self.slot, self.isolated = slot, isolated
-        self.uid = 200_000 + (os.getpid() % 100_000) * 100 + slot % 100 if isolated else os.getuid()
+    def __init__(self, slot: int, mode: str):
+        self.slot, self.mode = slot, mode
+        self.uid = 200_000 + (os.getpid() % 100_000) * 100 + slot % 100 if mode != "degraded" else os.getuid()
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "flywheel.sandbox.worker", str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=worker_env(), cwd="/", close_fds=True)
-        hello = {"uid": self.uid, "job_base": os.path.realpath(tempfile.gettempdir()), "isolated": isolated}
+        hello = {"uid": self.uid, "job_base": os.path.realpath(tempfile.gettempdir()), "mode": mode}
         protocol.write_frame(self.proc.stdin.fileno(), hello)
         ready = protocol.read_frame(self.proc.stdout.fileno())
         if not ready or not ready.get("ready"):
@@ -95,18 +146,24 @@ class _Worker:
 class Sandbox:
     """A pool of warm, isolated workers. Use as a context manager, or call `close()`.
 
-    `isolation`: "auto" runs fully isolated where possible (root on Linux) and degraded otherwise, with a
-    warning; "strict" refuses to start without full isolation.
+    `isolation`: "auto" (or "strict") runs fully isolated (as root, or in unprivileged user namespaces) and
+    refuses to start where neither is possible; "degraded" then runs anyway, with rlimits, a clean
+    environment and a process group only (config: `[sandbox] isolation = "degraded"`).
     """
 
     def __init__(self, workers: int | None = None, limits: SandboxLimits | None = None,
                  isolation: str = "auto"):
+        if isolation not in ISOLATIONS:
+            raise ValueError(f"sandbox: isolation must be one of {', '.join(ISOLATIONS)}; got {isolation!r}")
         self.limits = limits or SandboxLimits()
-        self.isolated = isolation_available()
+        self.mode = isolation_mode()
+        self.isolated = self.mode != "degraded"
         if not self.isolated:
-            if isolation == "strict":
-                raise RuntimeError("sandbox: full isolation needs root on Linux (see flywheel.sandbox docs)")
-            log.warning("sandbox: running with DEGRADED isolation (no uid switch, no namespaces)")
+            if isolation != "degraded":
+                why = (userns_error() or "unknown") if sys.platform.startswith("linux") else "not Linux"
+                raise RuntimeError(_REFUSAL.format(why=why))
+            log.warning("sandbox: running with DEGRADED isolation (no namespaces): jobs can read your files, "
+                        "reach the network and signal your processes")
         self.size = max(1, workers or min(4, os.cpu_count() or 1))
         self._queue: queue.Queue = queue.Queue()
         self._closed = False
@@ -121,7 +178,7 @@ class Sandbox:
     def _serve(self, slot: int) -> None:
         worker: _Worker | None = None
         try:  # start warm now, not on the first job
-            worker = _Worker(slot, self.isolated)
+            worker = _Worker(slot, self.mode)
         except Exception as exc:  # noqa: BLE001 - retried (and reported) when a job arrives
             log.warning("sandbox worker %d failed to start: %s", slot, exc)
         while True:
@@ -134,7 +191,7 @@ class Sandbox:
             result = None
             for _attempt in range(2):
                 try:
-                    worker = worker or _Worker(slot, self.isolated)
+                    worker = worker or _Worker(slot, self.mode)
                 except Exception as exc:  # noqa: BLE001 - a pool that cannot start is a sandbox failure
                     future.set_exception(exc)
                     break

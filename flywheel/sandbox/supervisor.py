@@ -198,26 +198,28 @@ def _parse_report(raw: _Capture) -> dict:
 
 
 def supervise(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: str,
-              worker_pidns: int | None) -> SandboxResult:
-    """Run one job to completion. `worker_pidns` is None in degraded mode (no namespaces)."""
+              worker_pidns: int | None, userns: bool = False) -> SandboxResult:
+    """Run one job to completion. `worker_pidns` is None in degraded mode (no namespaces); `userns` when the
+    worker is root only of its own user namespace (the job then maps itself to `uid` in a nested one)."""
     isolated = worker_pidns is not None
     if isolated:
         jail.mount_job_folder(job_base, limits.disk_mb)
     else:
         job_base = tempfile.mkdtemp(prefix="flywheel-job-", dir=job_base)
     try:
-        result = _supervise_in(job, limits, uid, job_base, worker_pidns)
+        result = _supervise_in(job, limits, uid, job_base, worker_pidns, userns)
     finally:
         if isolated:
             jail.unmount_job_folder(job_base)
         else:
             shutil.rmtree(job_base, ignore_errors=True)
-    return result if isolated else replace(result, isolation="degraded")
+    return replace(result, isolation=("userns" if userns else "full") if isolated else "degraded")
 
 
 def _supervise_in(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: str,
-                  worker_pidns: int | None) -> SandboxResult:
-    job_dir = _prepare_folder(job_base, job, uid)
+                  worker_pidns: int | None, userns: bool) -> SandboxResult:
+    # With a user namespace the job's uid maps to the worker's own 0, so the folder stays ours.
+    job_dir = _prepare_folder(job_base, job, 0 if userns else uid)
     pipes = [os.pipe() for _ in range(3)]
     t0 = time.monotonic()
     if worker_pidns is not None:
@@ -226,7 +228,8 @@ def _supervise_in(job: SandboxJob, limits: SandboxLimits, uid: int, job_base: st
     if pid == 0:
         for r, _ in pipes:
             os.close(r)
-        run_job(job.code, job_dir, uid, limits, pipes[0][1], pipes[1][1], pipes[2][1], worker_pidns is not None)
+        run_job(job.code, job_dir, uid, limits, pipes[0][1], pipes[1][1], pipes[2][1], worker_pidns is not None,
+                userns)
     if worker_pidns is not None:
         sc.setns(worker_pidns, sc.CLONE_NEWPID)  # later forks of ours stay in our own namespace
     for _, w in pipes:

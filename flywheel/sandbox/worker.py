@@ -1,9 +1,9 @@
 """A warm sandbox worker: imports the heavy libraries once, then forks one supervised child per job.
 
 Started by `Sandbox` as `python -I -m flywheel.sandbox.worker OWNER_PID` with a clean environment; talks to
-its pool over stdin/stdout frames only. After warming up it moves into the jail (flywheel.sandbox.jail),
-becomes PID 1 of a worker-wide PID namespace, and supervises one job at a time (flywheel.sandbox.supervisor):
-one fork per job, the job itself PID 1 of a nested namespace.
+its pool over stdin/stdout frames only. After warming up it enters a user namespace (when not root),
+becomes PID 1 of a worker-wide PID namespace, moves into the jail (flywheel.sandbox.jail), and supervises
+one job at a time (flywheel.sandbox.supervisor): one fork per job, the job itself PID 1 of a nested namespace.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def warm_up() -> None:
     sympy.solve(sympy.Symbol("x") ** 2 - 2)
 
 
-def _serve(proto_in: int, proto_out: int, uid: int, job_base: str, worker_pidns: int | None) -> None:
+def _serve(proto_in: int, proto_out: int, uid: int, job_base: str, worker_pidns: int | None,
+           userns: bool) -> None:
     gc.freeze()  # keep the warm heap out of the collector: fewer copy-on-write faults in every forked job
     while True:
         msg = protocol.read_frame(proto_in)
@@ -67,14 +68,14 @@ def _serve(proto_in: int, proto_out: int, uid: int, job_base: str, worker_pidns:
             return
         job, limits = msg
         try:
-            result = supervisor.supervise(job, limits, uid, job_base, worker_pidns)
+            result = supervisor.supervise(job, limits, uid, job_base, worker_pidns, userns)
         except Exception as exc:  # noqa: BLE001 - a sandbox fault is reported for this job, the worker goes on
             result = SandboxResult("killed", error=SandboxError("SandboxFailure", repr(exc)))
         protocol.write_frame(proto_out, result)
 
 
-def _become_namespace_init() -> int | None:
-    """Fork the serving process as PID 1 of a worker-wide PID namespace; returns its namespace fd there.
+def _become_namespace_init() -> None:
+    """Go on as the forked serving process, PID 1 of a worker-wide PID namespace.
 
     Every job namespace nests inside it, so if the server dies, for whatever reason, the kernel kills every
     job with it. The original process only waits and passes on the exit status.
@@ -85,8 +86,6 @@ def _become_namespace_init() -> int | None:
         _, status = os.waitpid(pid, 0)
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
-    sc.mount("proc", "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
-    return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 
 
 def main() -> None:
@@ -101,15 +100,18 @@ def main() -> None:
     hello = protocol.read_frame(proto_in)
     if hello is None:
         return
-    uid, job_base, isolated = hello["uid"], hello["job_base"], hello["isolated"]
+    uid, job_base, mode = hello["uid"], hello["job_base"], hello["mode"]
     t0 = time.monotonic()
     warm_up()
     worker_pidns = None
-    if isolated:
+    if mode in ("full", "userns"):
+        if mode == "userns":
+            jail.enter_user_namespace(0)  # root of its own user namespace only: enough to build the jail
+        _become_namespace_init()
         job_base = jail.build_worker_root(job_base)
-        worker_pidns = _become_namespace_init()
+        worker_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     protocol.write_frame(proto_out, {"ready": True, "pid": os.getpid(), "warm_s": time.monotonic() - t0})
-    _serve(proto_in, proto_out, uid, job_base, worker_pidns)
+    _serve(proto_in, proto_out, uid, job_base, worker_pidns, mode == "userns")
 
 
 if __name__ == "__main__":
