@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,29 @@ def test_without_namespaces_the_pool_refuses_unless_degraded_is_asked_for(monkey
     assert "max_user_namespaces = 0" in str(err.value)
     with pytest.raises(ValueError, match="isolation must be one of"):
         pool.Sandbox(workers=1, isolation="none")
+    marker = f"{os.getpid()}.4242"  # sleep's argument: names the job's leftovers on the host
+    daemons = ("import os, subprocess, time\n"
+               f"subprocess.Popen(['sleep', '{marker}'])\n"
+               "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+               f"        os.execvp('sleep', ['sleep', '{marker}'])\n"
+               "    os._exit(0)\nprint('parent exits')\n")
     with pool.Sandbox(workers=1, isolation="degraded") as sb:  # asked for: runs, clean env, says so
         r = sb.run("import os\nprint(sorted(os.environ))")
-    assert r.status == "ok" and r.isolation == "degraded"
-    assert "FLYWHEEL_TEST_SECRET" not in r.stdout and "PATH" in r.stdout
+        assert r.status == "ok" and r.isolation == "degraded"
+        assert "FLYWHEEL_TEST_SECRET" not in r.stdout and "PATH" in r.stdout
+        t0 = time.monotonic()
+        r = sb.run(daemons)
+        assert r.status == "ok" and r.stdout == "parent exits\n" and time.monotonic() - t0 < 10
+        assert _processes_with(marker) == []  # nothing the job started outlives it, not even a new session
+
+
+def _processes_with(arg: str) -> list[int]:
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if arg.encode() in f.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found

@@ -17,7 +17,8 @@ Modes (`isolation_mode()`, and `SandboxResult.isolation` of every result):
   namespaces and jail; each job enters a nested user namespace as its unprivileged uid and drops every
   capability. Everything below is contained the same way; on the host, jobs run as the caller's uid.
 - "degraded": neither. `Sandbox()` refuses to start; `Sandbox(isolation="degraded")` (config
-  `[sandbox] isolation = "degraded"`) runs with rlimits, a clean environment and a killed process group only.
+  `[sandbox] isolation = "degraded"`) runs with rlimits, a clean environment, and every descendant of
+  the job killed at its end (the worker is a child subreaper) only.
 
 Threat model
 ------------
@@ -48,9 +49,10 @@ Not contained (and why):
   and is not used yet (cgroup v1/v2 layouts vary between hosts).
 - CPU side channels and timing; reading world-readable files in /usr, /etc and the Python directories.
 - Degraded mode (no root and no user namespaces, or off Linux), only when asked for: rlimits, a fresh
-  folder, a clean environment and the job's process group killed at the end, nothing more: the job can
-  read the caller's files and /proc/<pid>/environ of the caller's processes, reach the network, signal the
-  caller's processes and escape its process group with setsid. Results say `isolation="degraded"`.
+  folder, a clean environment and every descendant killed at the end (tested in
+  tests/test_sandbox_nonroot.py), nothing more: the job runs as the caller, so it can read the caller's
+  files and /proc/<pid>/environ of the caller's processes, reach the network, and signal the caller's
+  processes (the worker included). Results say `isolation="degraded"`.
 - "userns": the kernel's user-namespace code is more attack surface than root mode's (still no seccomp);
   on the host, jobs run as the caller's uid, so they count against the caller's own RLIMIT_NPROC too.
   Where the kernel refuses namespaces even to root, workers fail to start and the pool reports it.

@@ -105,17 +105,51 @@ def _end_job(pid: int, isolated: bool) -> tuple[int, object]:
     """SIGKILL the job and wait for it; returns its wait status and resource usage.
 
     Isolated, the job is PID 1 of its namespace: its death kills every process of the namespace and the
-    kernel reaps them before our wait4 returns. Degraded (no namespaces), only the job's process group can
-    be killed, so a job that escapes its group can outlive it (documented in the threat model).
+    kernel reaps them before our wait4 returns. Degraded (no namespaces), the worker is a child subreaper:
+    what escaped the job's group (daemons, double forks, new sessions) is reparented to it and killed here.
     """
-    try:
-        if not isolated:
+    if not isolated:
+        try:
             os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
         os.kill(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     _, status, usage = os.wait4(pid, 0)
+    if not isolated:
+        _kill_descendants()
     return status, usage
+
+
+def _children() -> list[int]:
+    pids = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+        except OSError:
+            continue
+    return pids
+
+
+def _kill_descendants(rounds: int = 1000) -> None:
+    """SIGKILL and reap our children until none is left (orphans of the job keep arriving while it lasts)."""
+    for _ in range(rounds):
+        children = _children()
+        if not children:
+            return
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass
+        for child in children:
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass
 
 
 def _read_regular(path: str, cap: int) -> tuple[int, bytes] | None:

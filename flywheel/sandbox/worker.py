@@ -104,7 +104,9 @@ def main() -> None:
     t0 = time.monotonic()
     warm_up()
     worker_pidns = None
-    if mode in ("full", "userns"):
+    if mode == "degraded":  # no PID namespace: orphans of a job must come back to us to be killed
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    else:
         if mode == "userns":
             jail.enter_user_namespace(0)  # root of its own user namespace only: enough to build the jail
         _become_namespace_init()
