@@ -75,14 +75,17 @@ def sandbox() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="sandbox-out", show_default=True,
               help="Folder the PNGs are copied into (may already exist).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line on stdout, nothing else.")
+@click.option("--isolation", type=click.Choice(["auto", "degraded"]), default="auto", show_default=True,
+              help="auto: isolated (root, or user namespaces) or refuse; degraded: run without namespaces where "
+                   "the kernel allows none (jobs can then read your files; docs/sandbox.md).")
 def sandbox_run(files: tuple[str, ...], inputs: tuple[str, ...], timeout: float, memory_mb: int,
-                out_dir: str, as_json: bool) -> None:
+                out_dir: str, as_json: bool, isolation: str) -> None:
     """Run each FILE.py through one sandbox pool, in order."""
     from flywheel.sandbox.files import run_files
     from flywheel.sandbox.types import SandboxLimits
 
     limits = SandboxLimits(wall_s=timeout, memory_mb=memory_mb)
-    for record in run_files(files, inputs, limits, out_dir):
+    for record in run_files(files, inputs, limits, out_dir, isolation=isolation):
         if as_json:
             click.echo(json.dumps(record))
             continue

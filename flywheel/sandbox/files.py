@@ -39,14 +39,15 @@ def result_record(file: str, result: SandboxResult, image_paths: Sequence[Path])
 
 
 def run_files(files: Sequence[str], inputs: Sequence[str], limits: SandboxLimits, out_dir: str,
-              workers: int | None = None) -> Iterator[dict]:
-    """Yield one result record per file, in order, as each finishes."""
+              workers: int | None = None, isolation: str = "auto") -> Iterator[dict]:
+    """Yield one result record per file, in order, as each finishes (`isolation` as for `Sandbox`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     input_files = {os.path.basename(p): Path(p).read_bytes() for p in inputs}
     jobs = [SandboxJob.of(Path(f).read_text(encoding="utf-8", errors="replace"), input_files, limits)
             for f in files]
-    with Sandbox(workers=workers or min(len(jobs), os.cpu_count() or 1, 4), limits=limits) as sb:
+    with Sandbox(workers=workers or min(len(jobs), os.cpu_count() or 1, 4), limits=limits,
+                 isolation=isolation) as sb:
         for file, result in zip(files, sb.map(jobs), strict=True):
             stem = Path(file).stem
             paths = [_write_new(out, f"{stem}-{img.name}", img.png) for img in result.images]
