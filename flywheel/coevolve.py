@@ -71,7 +71,9 @@ def composite_candidates(problems: Iterable[Problem], ks: KnowledgeSystem, round
 
 def grow_from_round(ks: KnowledgeSystem, problems: Sequence[Problem], round_no: int) -> tuple[KnowledgeSystem,
                                                                                                 GrowthReport]:
-    concepts, tools = extracted_candidates(problems)
+    # By id, not in commit order: which of two near-identical candidates names the merged node must not depend
+    # on the order batches arrived or where a killed run's parts were cut.
+    concepts, tools = extracted_candidates(sorted(problems, key=lambda p: p.id))
     concepts += composite_candidates(problems, ks, round_no)
     return ks.grow(concepts, tools, round=round_no)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,8 @@ from graphlib import CycleError, TopologicalSorter
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from flywheel.checkpoints import checkpoint
 
 DOMAINS: tuple[str, ...] = (
     "plane_geometry", "solid_geometry", "analytic_geometry", "trigonometry", "functions_graphs",
@@ -266,7 +269,8 @@ class KnowledgeSystem:
         return ks
 
     def save(self, path: str | Path) -> Path:
-        """Write concepts, tools and the version record as one deterministic JSON file."""
+        """Write concepts, tools and the version record as one deterministic JSON file, atomically (a temp file
+        beside it, fsynced, renamed over it): a run killed mid-write leaves the old file whole, never half."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         doc = {
@@ -275,7 +279,14 @@ class KnowledgeSystem:
             "concepts": [_to_dict(c) for c in self._concept_list],
             "tools": [_to_dict(t) for t in self._tool_list],
         }
-        path.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        checkpoint("knowledge_written")  # the new system is on disk, the old one still in place
+        os.replace(tmp, path)
+        checkpoint("knowledge_saved")
         return path
 
     def __eq__(self, other: object) -> bool:

@@ -3,12 +3,15 @@
 Built once per `evolve` run from the committed shards (question text and image of each accepted problem,
 read column by column), then kept in memory and extended as the run accepts more, so the cost per problem
 stays flat as the data grows (see verifiers/dedup_index.py for the rule and bench/dedup.py for the numbers).
+Nothing of it is stored: after a kill the rebuilt index holds the committed problems in the order they were
+admitted, and answers exactly as the live one did (KeyTable's cap depends on that order only).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from flywheel.checkpoints import checkpoint
 from flywheel.config import FlywheelConfig
 from flywheel.records import Problem
 
@@ -23,6 +26,7 @@ class NearDuplicateGate:
         if hit is not None:
             return f"{hit.reason} near-duplicate of {hit.id} (question similarity {hit.similarity:.2f})"
         self.index.add(p.id, p.question, p.image)
+        checkpoint("near_index_update")
         return None
 
 

@@ -8,7 +8,10 @@ flywheel/stage_work.py and the algorithms in generators/ and verifiers/. The dri
 estimates each survivor's difficulty, drops near-duplicates of anything accepted in any round, and commits
 accepted problems and rejections in atomic parts, so a killed round loses at most one part of work and a
 resumed round skips every task whose outcome is already committed (model calls are replayed from the request
-cache). After the last part the knowledge system grows from what the round accepted (flywheel/coevolve.py).
+cache). After the last part the knowledge system grows from what the round accepted (flywheel/coevolve.py); it
+is saved before the final part closes the round, so a complete round always has its grown knowledge.json.
+The stream arrives in task order and the gate admits in that order, so a kill anywhere, resumed, gives the
+same accepted set; `checkpoint(...)` marks the named crash points tests/test_resume_sweep.py kills at.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from flywheel.checkpoints import checkpoint
 from flywheel.config import FlywheelConfig
 from flywheel.knowledge import KnowledgeSystem
 from flywheel.records import Problem, Rejection, reject
@@ -78,13 +82,14 @@ def run_round(ctx: RoundContext, round_no: int, by_family: Counter, by_concept: 
     from flywheel.coevolve import composites_of, grow_from_round, growth_summary
     from storage.shards import ShardWriter, read_rejections, read_round
 
+    checkpoint("before_round")
     t0 = time.monotonic()
     mean = planned_mean(ctx.cfg, round_no)
     tasks = ctx.proposer.plan(ctx, round_no, mean, by_family, by_concept)
     done = {p.id for p in read_round(ctx.data, round_no)} | {r.id for r in read_rejections(ctx.data, round_no)}
     stages = declare_stages(ctx, frozenset(done))
-    with ShardWriter(ctx.data, round_no, config=ctx.cfg.to_dict(), knowledge_version=ctx.knowledge_version) as w, \
-            watch(ctx, round_no, stages) as board:
+    with ShardWriter(ctx.data, round_no, config=ctx.cfg.to_dict(), knowledge_version=ctx.knowledge_version,
+                     hook=_part_checkpoint) as w, watch(ctx, round_no, stages) as board:
         gate = Admission(set(w.committed) - done, composites_of(ctx.knowledge), near, board=board)
         for records in stream(stages, tasks, board):
             gate.take(records)
@@ -98,8 +103,15 @@ def run_round(ctx: RoundContext, round_no: int, by_family: Counter, by_concept: 
         summary["knowledge"] = growth_summary(ctx.knowledge, grown, report)
         summary["duplicates"] = gate.duplicates()
         summary["models"] = model_summary(ctx.pools)
+        grown.save(ctx.data / "knowledge.json")  # before the round is closed: a complete round has its system
+        checkpoint("before_final_part")
         w.commit_part(summary=summary, final=True)
+    checkpoint("round_closed")
     return summary, grown
+
+
+def _part_checkpoint(event: str, _path: Path) -> None:
+    checkpoint(f"part_{event}")  # part_staged, part_placed, part_committed
 
 
 def planned_mean(cfg: FlywheelConfig, round_no: int) -> float:
@@ -168,6 +180,7 @@ class Admission:
             if isinstance(rec, Rejection):
                 self.count(rec)
             (self.problems if isinstance(rec, Problem) else self.rejections).append(rec)
+            checkpoint("admitted")
         if self.board is not None:
             self.board.admitted.remote(self.committed + len(self.problems), self.committed)
 

@@ -121,7 +121,7 @@ def _outcomes(before: list[Any], after: list[Any]) -> tuple[int, int]:
 
 def stream(stages: Sequence[Stage], items: Sequence[Any], board: Any = None) -> Iterator[list]:
     """Run `items` through `stages` as one streaming Ray Data pipeline; yields the records of each output batch
-    (in completion order) as soon as the last stage emits them."""
+    in the order of `items` as soon as the last stage emits them (later batches wait for earlier ones)."""
     import ray
 
     blocks = max(1, -(-len(items) // max(1, stages[0].resources.batch_size)))  # one block = one first-stage call
@@ -135,5 +135,8 @@ def stream(stages: Sequence[Stage], items: Sequence[Any], board: Any = None) -> 
         ds = ds.map_batches(StageWorker, fn_constructor_args=(stage, board), batch_size=r.batch_size,
                             batch_format="numpy", compute=compute, num_cpus=r.num_cpus,
                             num_gpus=r.num_gpus or None)
+    # Task order, not completion order: the driver's gate keeps the first of two near-duplicates, so the
+    # accepted set may depend only on the plan (a resumed round replays the same order), never on timing.
+    ds.context.execution_options.preserve_order = True
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         yield from_batch(batch)

@@ -17,7 +17,8 @@ LAYERS: dict[str, int] = {
     # L0: records and config
     "flywheel": 0, "flywheel.records": 0, "flywheel.config": 0,
     # L1: sandbox, models, knowledge, prompts and reply parsing, progress, canvas
-    "flywheel.canvas": 1, "flywheel.knowledge": 1, "flywheel.progress": 1, "flywheel.summary": 1,
+    "flywheel.canvas": 1, "flywheel.checkpoints": 1, "flywheel.knowledge": 1, "flywheel.progress": 1,
+    "flywheel.summary": 1,
     "flywheel.sandbox": 1, "flywheel.sandbox.files": 1, "flywheel.sandbox.jail": 1, "flywheel.sandbox.job": 1,
     "flywheel.sandbox.pool": 1, "flywheel.sandbox.precheck": 1, "flywheel.sandbox.protocol": 1,
     "flywheel.sandbox.ray_pool": 1, "flywheel.sandbox.supervisor": 1, "flywheel.sandbox.syscalls": 1,

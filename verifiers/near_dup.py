@@ -197,7 +197,9 @@ class KeyTable:
 
     Chunks merge like a binary counter (a new chunk absorbs every older chunk not more than twice its size),
     so there are O(log n) chunks and each row is re-sorted O(log n) times. `lookup` reads at most `cap` rows
-    per key and chunk, oldest first: a bucket that grows with the data (a template whose questions are all
+    per key, the oldest (chunks are kept oldest first), so what it returns depends only on the order rows were
+    added, never on how they were batched: an index rebuilt from the shards after a kill answers exactly as the
+    live one did (tests/test_dedup.py). A bucket that grows with the data (a template whose questions are all
     alike) costs a query a bounded amount, at the price of recall inside that bucket.
     """
 
@@ -221,10 +223,12 @@ class KeyTable:
         order = np.argsort(keys.ravel())  # sorted needles make searchsorted cache-friendly (10x on 1M rows)
         flat, owner = keys.ravel()[order], owner[order]
         found_q, found_r = [], []
+        left = np.full(flat.size, self.cap, np.int64)  # rows each needle may still read, across chunks
         for chunk_keys, chunk_rows in self.chunks:
             lo = np.searchsorted(chunk_keys, flat, "left")
-            hi = np.minimum(np.searchsorted(chunk_keys, flat, "right"), lo + self.cap)
+            hi = np.minimum(np.searchsorted(chunk_keys, flat, "right"), lo + left)
             counts = hi - lo
+            left -= counts
             hit = counts > 0
             if not hit.any():
                 continue
