@@ -124,11 +124,10 @@ def _evolve_locked(cfg: FlywheelConfig, data: str | Path, resume: bool, on_round
                 log.info("round %d already complete, skipped", round_no)
                 continue
             knowledge.save(data / "knowledge.json")  # the stages read the round's system from here
-            by_family, by_concept, _ = history(data, round_no)
+            by_family, by_concept, seeds = history(data, round_no)
             ctx = RoundContext(cfg, data, families, knowledge, proposer, seed_ids, pools,
-                               proposer.parents(data, round_no), verbose)
-            summary, knowledge = run_round(ctx, round_no, by_family, by_concept, near)
-            knowledge.save(data / "knowledge.json")
+                               proposer.parents(data, round_no, seeds))
+            summary, knowledge = run_round(ctx, round_no, by_family, by_concept, near)  # saves the grown system
             summaries.append(summary)
             if on_round:
                 on_round(round_no, summary)

@@ -21,15 +21,14 @@ from flywheel.stages import Resources, Stage, model_resources
 @dataclass(frozen=True)
 class Proposer:
     name: str
-    parents: Callable[[Path, int], tuple]  # (data, round) -> extension parents from earlier rounds
+    # (data, round, procedural seed parents from flywheel.history.history) -> extension parents of earlier rounds
+    parents: Callable[[Path, int, tuple], tuple]
     plan: Callable[[Any, int, float, Counter, Counter], list]  # (ctx, round, mean level, by family, by concept)
     stage: Callable[[Any, frozenset], Stage]  # (ctx, ids committed this round) -> the propose stage
 
 
-def _procedural_parents(data: Path, round_no: int) -> tuple:
-    from flywheel.history import history
-
-    return history(data, round_no)[2]
+def _procedural_parents(data: Path, round_no: int, seeds: tuple) -> tuple:
+    return seeds
 
 
 def _procedural_plan(ctx: Any, round_no: int, mean: float, by_family: Counter, by_concept: Counter) -> list:
@@ -50,7 +49,7 @@ def _procedural_stage(ctx: Any, skip_ids: frozenset) -> Stage:
                  Resources(rc.render_actors, rc.actor_cpus, batch_size=rc.batch_size), mode="tasks")
 
 
-def _model_parents(data: Path, round_no: int) -> tuple:
+def _model_parents(data: Path, round_no: int, seeds: tuple) -> tuple:
     from flywheel.history import lmm_parents
 
     return lmm_parents(data, round_no)
@@ -72,7 +71,7 @@ def _model_stage(ctx: Any, skip_ids: frozenset) -> Stage:
     pool = ctx.pools["proposer"]
     examples = example_pool(ctx.parents, ctx.cfg.evolve.seed)  # accepted model-made problems, else procedural
     return Stage("propose", partial(model_propose_work, pool, str(ctx.data / "knowledge.json"), skip_ids, examples),
-                 model_resources(pool.spec, ctx.cfg.ray), mode="tasks")
+                 model_resources(pool.spec, ctx.cfg.ray), mode="tasks", role="proposer")
 
 
 PROPOSERS = {

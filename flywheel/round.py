@@ -42,7 +42,6 @@ class RoundContext:
     pools: dict[str, Any] = field(default_factory=dict)  # role -> flywheel.models.pool.ModelPool
     # Extension parents from earlier rounds: generators.propose.Parent (procedural) or Problem (model proposer)
     parents: tuple = ()
-    verbose: bool = False  # show Ray's own progress bars and logs
 
     @property
     def knowledge_version(self) -> str:
@@ -63,16 +62,16 @@ def declare_stages(ctx: RoundContext, skip_ids: frozenset[str]) -> list[Stage]:
                                                                               batch_size=rc.batch_size)),
               Stage("verify", partial(sandboxed_work, "verify", cfg), Resources(rc.verify_actors, rc.actor_cpus,
                                                                               batch_size=rc.batch_size))]
-    checks += [Stage(name, partial(model_check_work, name, pools[role], cfg), model_resources(pools[role].spec, rc))
-               for name, role in MODEL_CHECKS if role in pools]
+    checks += [Stage(name, partial(model_check_work, name, pools[role], cfg), model_resources(pools[role].spec, rc),
+                     role=role) for name, role in MODEL_CHECKS if role in pools]
     stages = [ctx.proposer.stage(ctx, skip_ids), *checks]
     if "repairer" in pools:
         stages.append(Stage("repair", partial(repair_work, pools["repairer"], ctx.knowledge_path,
                                               cfg.evolve.repair_attempts, tuple(checks)),
-                            model_resources(pools["repairer"].spec, rc), mode="rejections"))
+                            model_resources(pools["repairer"].spec, rc), mode="rejections", role="repairer"))
     if "extractor" in pools:
         stages.append(Stage("extract", partial(extract_work, pools["extractor"], ctx.knowledge_path),
-                            model_resources(pools["extractor"].spec, rc)))
+                            model_resources(pools["extractor"].spec, rc), role="extractor"))
     return stages
 
 
@@ -132,10 +131,7 @@ class watch:  # noqa: N801 - used as a context manager, reads as `with watch(...
         from flywheel.progress import ProgressView, start_board
 
         self.board = start_board([s.name for s in self.stages])
-        roles = {"propose": "proposer", "solve": "solver", "judge": "judge", "repair": "repairer",
-                 "extract": "extractor"}
-        loads = {s.name: self.ctx.pools[roles[s.name]].load for s in self.stages
-                 if roles.get(s.name) in self.ctx.pools and hasattr(self.ctx.pools[roles[s.name]], "load")}
+        loads = {s.name: self.ctx.pools[s.role].load for s in self.stages if s.role}
         self.view = ProgressView(self.board, f"round {self.round_no}", loads,
                                  interval_s=self.ctx.cfg.ray.progress_interval_s)
         self.view.__enter__()
@@ -151,7 +147,7 @@ def model_summary(pools: dict[str, Any]) -> dict:
     """Per role: requests, cached replays, failures and tokens the round's pools report (cumulative per run)."""
     out = {}
     for role, pool in pools.items():
-        load = pool.load() if hasattr(pool, "load") else {}
+        load = pool.load()
         out[role] = {k: load[k] for k in ("requests", "cached", "failed", "prompt_tokens", "completion_tokens")
                      if k in load}
     return out

@@ -44,18 +44,14 @@ class Stage:
     make: Callable[[], Work]
     resources: Resources = Resources()
     mode: Mode = "problems"
-
-
-ENGINE_SEQUENCES = 64  # requests an in-process engine (hf, vllm) is given at once when no option says otherwise
+    role: str = ""  # the model role whose pool the stage calls ("" for CPU stages): progress shows its load
 
 
 def requests_in_flight(spec: Any) -> int:
-    """How many requests a pool serves at once: the openai backend's `concurrency` per actor; an in-process
-    engine batches what it is given (`max_num_seqs`, else ENGINE_SEQUENCES)."""
-    options = dict(spec.options)
-    per_actor = options.get("concurrency", 8) if spec.backend == "openai" else \
-        options.get("max_num_seqs", ENGINE_SEQUENCES)
-    return max(1, int(per_actor)) * max(1, spec.pool_size)
+    """How many requests a pool serves at once: its actors times what each backend holds (the pool's table)."""
+    from flywheel.models.pool import backend_in_flight
+
+    return backend_in_flight(spec) * max(1, spec.pool_size)
 
 
 def model_resources(spec: Any, ray_cfg: Any) -> Resources:

@@ -33,15 +33,24 @@ LOAD_FIELDS = ("in_flight", "requests", "completed", "failed", "cached", "prompt
                "busy_s", "tokens_per_s")
 
 
+def backend_in_flight(spec: ModelSpec) -> int:
+    """Requests one actor's backend can usefully hold at once (`IN_FLIGHT_OPTION`); the round sizes its model
+    stages from the same number, so stage and pool agree.
+
+    >>> backend_in_flight(ModelSpec(backend="vllm"))
+    256
+    """
+    option, default = IN_FLIGHT_OPTION.get(spec.backend, ("", 8))
+    return max(1, int(dict(spec.options).get(option, default)))
+
+
 def actor_threads(spec: ModelSpec, chunk_size: int) -> int:
     """Concurrent generate calls one actor takes: enough chunks to fill the backend's own bound twice.
 
     >>> actor_threads(ModelSpec(backend="openai", options=(("concurrency", 256),)), 8)
     66
     """
-    option, default = IN_FLIGHT_OPTION.get(spec.backend, ("", 8))
-    target = int(dict(spec.options).get(option, default))
-    return max(2, min(MAX_THREADS, 2 * math.ceil(max(1, target) / max(1, chunk_size)) + 2))
+    return max(2, min(MAX_THREADS, 2 * math.ceil(backend_in_flight(spec) / max(1, chunk_size)) + 2))
 
 
 class BackendActor:
